@@ -1,0 +1,64 @@
+# pyweb.deploy developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+COLLECTION_LINK := .cache/collections/ansible_collections/pyweb/deploy
+
+SCENARIO ?=
+PLATFORMS ?=
+
+.PHONY: help setup link lint test test-env images build changelog clean demo demo-clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	       && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+
+setup: $(VENV)/.installed link ## create .venv with the pinned toolchain
+
+link: ## make this checkout importable as the collection pyweb.deploy
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn ../../../.. $(COLLECTION_LINK)
+
+lint: setup ## yamllint, ansible-lint (production profile), syntax check of every playbook
+	yamllint --strict .
+	ansible-lint
+	@for pb in playbooks/*.yml; do \
+	  [ -e "$$pb" ] || continue; \
+	  ansible-playbook --syntax-check -i inventories/example/hosts.yml "$$pb" >/dev/null || exit 1; \
+	  echo "syntax ok: $$pb"; \
+	done
+	tools/role-docs --check
+	antsibull-changelog lint
+
+test-env: ## make sure a Docker engine answers and the apt cache runs
+	tools/ensure-docker.sh
+	tools/ensure-apt-cache.sh
+
+images: test-env ## build the systemd test images (only when their recipe changed)
+	tools/build-images.sh $(PLATFORMS)
+
+test: setup lint test-env ## lint, then every Molecule scenario (SCENARIO=x for one, PLATFORMS=... to override)
+	tools/run-scenarios $(if $(PLATFORMS),--platforms "$(PLATFORMS)") $(SCENARIO)
+
+build: setup ## build the collection tarball into build/
+	ansible-galaxy collection build --force --output-path build .
+
+changelog: setup ## check the changelog fragments
+	tools/role-docs --check
+	antsibull-changelog lint
+
+clean: ## remove build output and test logs
+	rm -rf build .cache/test-logs
