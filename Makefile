@@ -12,7 +12,7 @@ COLLECTION_LINK := .cache/collections/ansible_collections/pyweb/deploy
 SCENARIO ?=
 PLATFORMS ?=
 
-.PHONY: help setup link lint test test-env images build changelog clean demo demo-clean
+.PHONY: help setup link lint unit test test-env images build changelog clean demo demo-clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ lint: setup ## yamllint, ansible-lint (production profile), syntax check of ever
 	tools/role-docs --check
 	antsibull-changelog lint
 
+unit: setup ## unit tests of the collection's Python plugins
+	python -m pytest -q tests/unit
+
 test-env: ## make sure a Docker engine answers and the apt cache runs
 	tools/ensure-docker.sh
 	tools/ensure-apt-cache.sh
@@ -50,7 +53,7 @@ test-env: ## make sure a Docker engine answers and the apt cache runs
 images: test-env ## build the systemd test images (only when their recipe changed)
 	tools/build-images.sh $(PLATFORMS)
 
-test: setup lint test-env ## lint, then every Molecule scenario (SCENARIO=x for one, PLATFORMS=... to override)
+test: setup lint unit test-env ## lint, then every Molecule scenario (SCENARIO=x for one, PLATFORMS=... to override)
 	tools/run-scenarios $(if $(PLATFORMS),--platforms "$(PLATFORMS)") $(SCENARIO)
 
 build: setup ## build the collection tarball into build/

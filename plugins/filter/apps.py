@@ -1,0 +1,279 @@
+# Copyright: pyweb.deploy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that check and complete the ``pyweb_apps`` list of the site playbooks.
+
+``pyweb_apps | pyweb.deploy.app_errors`` returns one message per problem, each naming the app
+and the field, so that a play can refuse bad input before it touches any host.
+``pyweb_apps | pyweb.deploy.apps_normalized`` returns the apps with every default filled in.
+"""
+from __future__ import annotations
+
+import re
+
+
+TYPES = ("static", "django", "flask")
+WSGI_SERVERS = ("gunicorn", "uwsgi")
+TLS_MODES = ("none", "selfsigned", "provided", "acme")
+KNOWN_FIELDS = {
+    "name", "type", "domains", "source", "wsgi_server", "wsgi_app", "requirements", "env",
+    "secret_env", "tls", "shared_paths", "release_commands", "health_check", "python",
+    "packages", "build", "static_dir", "static_url", "keep_releases", "workers", "threads",
+    "django_superuser", "wsgi", "nginx", "client_max_body_size",
+}
+SOURCE_FIELDS = {"git", "version", "path", "submodules", "key", "accept_hostkey", "depth"}
+TLS_FIELDS = {"mode", "cert", "key", "acme_email", "acme_staging", "hsts", "redirect"}
+HEALTH_FIELDS = {"path", "status", "contains", "timeout", "retries"}
+BUILD_FIELDS = {"command", "output", "requirements", "packages"}
+RESERVED_NAMES = {
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp",
+    "proxy", "www_data", "backup", "list", "irc", "nobody", "systemd", "messagebus", "sshd",
+    "nginx", "apt", "shared", "current", "releases",
+}
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+WSGI_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\(\))?$")
+DEFAULT_WSGI_APP = {"flask": "app:app"}
+
+
+def is_hostname(value) -> bool:
+    if not isinstance(value, str) or not value or len(value) > 253 or value != value.lower():
+        return False
+    labels = value.split(".")
+    if labels[0] == "*":  # a wildcard server name: *.example.com
+        labels = labels[1:]
+        if len(labels) < 2:
+            return False
+    return all(LABEL_RE.match(label) for label in labels)
+
+
+def is_relative_path(value) -> bool:
+    return (isinstance(value, str) and value != "" and not value.startswith("/")
+            and ".." not in value.split("/") and "\x00" not in value)
+
+
+def _label(index: int, app) -> str:
+    name = app.get("name") if isinstance(app, dict) else None
+    return f"pyweb_apps[{index}] ({name})" if isinstance(name, str) and name else f"pyweb_apps[{index}]"
+
+
+def _unknown(where: str, value: dict, known: set) -> list[str]:
+    extra = sorted(set(value) - known)
+    if not extra:
+        return []
+    return [f"{where}: unknown field{'s' if len(extra) > 1 else ''} {', '.join(extra)} "
+            f"(known: {', '.join(sorted(known))})"]
+
+
+def _check_env(where: str, field: str, value) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"{where}: {field} must be a mapping of variable names to values"]
+    errors = []
+    for key, val in value.items():
+        if not isinstance(key, str) or not ENV_RE.match(key):
+            errors.append(f"{where}: {field}: {key!r} is not a valid environment variable name")
+        elif isinstance(val, (dict, list)):
+            errors.append(f"{where}: {field}: {key} must be a string or number, not a {type(val).__name__}")
+    return errors
+
+
+def _check_source(where: str, source) -> list[str]:
+    if not isinstance(source, dict):
+        return [f"{where}: source is required: a mapping with exactly one of git or path"]
+    errors = _unknown(f"{where}: source", source, SOURCE_FIELDS)
+    kinds = [k for k in ("git", "path") if source.get(k) not in (None, "")]
+    if len(kinds) != 1:
+        found = " and ".join(kinds) if kinds else "neither"
+        errors.append(f"{where}: source needs exactly one of git or path (found {found})")
+    for key in ("git", "path", "version"):
+        if source.get(key) is not None and not isinstance(source[key], str):
+            errors.append(f"{where}: source.{key} must be a string")
+    if "path" in kinds and source.get("version") is not None:
+        errors.append(f"{where}: source.version goes with source.git, not source.path")
+    return errors
+
+
+def _check_tls(where: str, tls, domains) -> list[str]:
+    if tls is None:
+        return []
+    if not isinstance(tls, dict):
+        return [f"{where}: tls must be a mapping such as {{mode: selfsigned}}"]
+    errors = _unknown(f"{where}: tls", tls, TLS_FIELDS)
+    mode = tls.get("mode", "selfsigned")
+    if mode not in TLS_MODES:
+        return errors + [f"{where}: tls.mode must be one of {', '.join(TLS_MODES)} (got {mode!r})"]
+    if mode == "provided":
+        missing = [k for k in ("cert", "key") if not tls.get(k)]
+        if missing:
+            errors.append(f"{where}: tls.mode provided needs tls.{' and tls.'.join(missing)} "
+                          "(the certificate chain and its private key, as PEM text or file paths)")
+    if mode == "acme":
+        email = tls.get("acme_email")
+        if not isinstance(email, str) or not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+            errors.append(f"{where}: tls.mode acme needs tls.acme_email, a contact address for Let's Encrypt")
+        if isinstance(domains, list) and any(isinstance(d, str) and d.startswith("*.") for d in domains):
+            errors.append(f"{where}: tls.mode acme cannot serve wildcard domains (the webroot challenge "
+                          "cannot prove them)")
+    return errors
+
+
+def _check_app(index: int, app) -> list[str]:
+    where = _label(index, app)
+    if not isinstance(app, dict):
+        return [f"{where}: each app must be a mapping (got {type(app).__name__})"]
+    errors = _unknown(where, app, KNOWN_FIELDS)
+    name = app.get("name")
+    if not isinstance(name, str) or not name:
+        errors.append(f"{where}: name is required")
+    elif not NAME_RE.match(name) or len(name) > 32:
+        errors.append(f"{where}: name {name!r} must match [a-z][a-z0-9_]* and have at most 32 characters "
+                      "(it names the unix user, paths and units)")
+    elif name in RESERVED_NAMES:
+        errors.append(f"{where}: name {name!r} is reserved (a system account or a layout directory)")
+    kind = app.get("type")
+    if kind not in TYPES:
+        errors.append(f"{where}: type must be one of {', '.join(TYPES)} (got {kind!r})")
+    domains = app.get("domains")
+    if not isinstance(domains, list) or not domains:
+        errors.append(f"{where}: domains is required: a list of host names, the first one canonical")
+    else:
+        for domain in domains:
+            if not is_hostname(domain):
+                errors.append(f"{where}: domains: {domain!r} is not a valid lower-case host name")
+        if len(set(map(str, domains))) != len(domains):
+            errors.append(f"{where}: domains lists a name twice")
+    errors += _check_source(where, app.get("source"))
+    if kind == "static":
+        for field in ("wsgi_server", "wsgi_app", "workers", "threads"):
+            if app.get(field) is not None:
+                errors.append(f"{where}: {field} does not apply to a static app")
+    if app.get("wsgi_server") is not None and app["wsgi_server"] not in WSGI_SERVERS:
+        errors.append(f"{where}: wsgi_server must be one of {', '.join(WSGI_SERVERS)} "
+                      f"(got {app['wsgi_server']!r})")
+    wsgi_app = app.get("wsgi_app")
+    if wsgi_app is not None and (not isinstance(wsgi_app, str) or not WSGI_RE.match(wsgi_app)):
+        errors.append(f"{where}: wsgi_app {wsgi_app!r} must be module:callable "
+                      "(for example blog.wsgi:application, or hello:create_app() for a factory)")
+    if kind == "django" and wsgi_app is None:
+        errors.append(f"{where}: wsgi_app is required for a django app (for example blog.wsgi:application)")
+    for field in ("requirements", "static_dir"):
+        if app.get(field) is not None and not is_relative_path(app[field]):
+            errors.append(f"{where}: {field} must be a path relative to the source root, without '..'")
+    errors += _check_env(where, "env", app.get("env"))
+    errors += _check_env(where, "secret_env", app.get("secret_env"))
+    errors += _check_tls(where, app.get("tls"), domains)
+    shared = app.get("shared_paths")
+    if shared is not None:
+        if not isinstance(shared, list):
+            errors.append(f"{where}: shared_paths must be a list of paths relative to the release")
+        else:
+            errors += [f"{where}: shared_paths: {p!r} must be relative to the release, without '..'"
+                       for p in shared if not is_relative_path(p)]
+    commands = app.get("release_commands")
+    if commands is not None and (not isinstance(commands, list)
+                                 or not all(isinstance(c, str) and c.strip() for c in commands)):
+        errors.append(f"{where}: release_commands must be a list of command lines")
+    health = app.get("health_check")
+    if health is not None:
+        if not isinstance(health, dict):
+            errors.append(f"{where}: health_check must be a mapping such as {{path: /}}")
+        else:
+            errors += _unknown(f"{where}: health_check", health, HEALTH_FIELDS)
+            path = health.get("path", "/")
+            if not isinstance(path, str) or not path.startswith("/"):
+                errors.append(f"{where}: health_check.path must start with /")
+            status = health.get("status", 200)
+            if not isinstance(status, int) or not 100 <= status <= 599:
+                errors.append(f"{where}: health_check.status must be an HTTP status code")
+    build = app.get("build")
+    if build is not None:
+        if kind != "static":
+            errors.append(f"{where}: build is for static apps (a site generator's command and output)")
+        elif not isinstance(build, dict) or not build.get("command") or not build.get("output"):
+            errors.append(f"{where}: build needs command (run in the release with a build venv) and output "
+                          "(the folder it writes, relative to the source root)")
+        else:
+            errors += _unknown(f"{where}: build", build, BUILD_FIELDS)
+            if not is_relative_path(build["output"]):
+                errors.append(f"{where}: build.output must be relative to the source root, without '..'")
+    keep = app.get("keep_releases")
+    if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 1):
+        errors.append(f"{where}: keep_releases must be a whole number of at least 1")
+    return errors
+
+
+def app_errors(apps) -> list[str]:
+    """One message per problem in ``apps``; an empty list when it is valid."""
+    if apps is None:
+        return ["pyweb_apps is not defined: list the apps of this host (see inventories/example)"]
+    if not isinstance(apps, list):
+        return [f"pyweb_apps must be a list of apps (got {type(apps).__name__})"]
+    errors = []
+    for index, app in enumerate(apps):
+        errors += _check_app(index, app)
+    names: dict[str, int] = {}
+    owners: dict[str, str] = {}
+    for index, app in enumerate(apps):
+        if not isinstance(app, dict):
+            continue
+        name = app.get("name")
+        if isinstance(name, str) and name:
+            if name in names:
+                errors.append(f"{_label(index, app)}: name {name!r} is already used by pyweb_apps[{names[name]}]")
+            names.setdefault(name, index)
+        for domain in app.get("domains") or []:
+            if not isinstance(domain, str):
+                continue
+            if domain in owners and owners[domain] != _label(index, app):
+                errors.append(f"{_label(index, app)}: domain {domain} is already claimed by {owners[domain]}")
+            owners.setdefault(domain, _label(index, app))
+    return errors
+
+
+def apps_normalized(apps, keep_releases=5) -> list[dict]:
+    """The apps with every default filled in (call only on a list app_errors accepts)."""
+    out = []
+    for app in apps:
+        kind = app["type"]
+        source = dict(app["source"])
+        if source.get("git"):
+            source.setdefault("version", "HEAD")
+            source.setdefault("submodules", False)
+            source.setdefault("accept_hostkey", False)
+        tls = {"mode": "selfsigned", **(app.get("tls") or {})}
+        tls.setdefault("hsts", tls["mode"] != "none")
+        tls.setdefault("redirect", tls["mode"] != "none")
+        health = {"path": "/", "status": 200, "contains": "", "timeout": 10, "retries": 3,
+                  **(app.get("health_check") or {})}
+        item = {
+            **app,
+            "source": source,
+            "tls": tls,
+            "health_check": health,
+            "env": dict(app.get("env") or {}),
+            "secret_env": dict(app.get("secret_env") or {}),
+            "shared_paths": list(app.get("shared_paths") or []),
+            "release_commands": list(app.get("release_commands") or []),
+            "keep_releases": app.get("keep_releases", keep_releases),
+            "python": app.get("python", "python3"),
+            "packages": list(app.get("packages") or []),
+        }
+        if kind == "static":
+            item["requirements"] = app.get("requirements")
+            item["wsgi_server"] = None
+            item["wsgi_app"] = None
+        else:
+            item["requirements"] = app.get("requirements", "requirements.txt")
+            item["wsgi_server"] = app.get("wsgi_server") or "gunicorn"
+            item["wsgi_app"] = app.get("wsgi_app") or DEFAULT_WSGI_APP.get(kind)
+        out.append(item)
+    return out
+
+
+class FilterModule:
+    """pyweb_apps filters."""
+
+    def filters(self):
+        return {"app_errors": app_errors, "apps_normalized": apps_normalized}

@@ -1,0 +1,94 @@
+"""Unit tests of plugins/filter/apps.py: every bad pyweb_apps input gets one clear message."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "pyweb_apps_filter", Path(__file__).resolve().parents[2] / "plugins" / "filter" / "apps.py")
+apps = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(apps)
+
+
+def good(**overrides):
+    app = {"name": "blog", "type": "django", "domains": ["blog.example.com"],
+           "source": {"git": "https://git.example.com/blog.git", "version": "v1"},
+           "wsgi_app": "blog.wsgi:application"}
+    app.update(overrides)
+    return {k: v for k, v in app.items() if v is not None}
+
+
+def test_valid_apps_have_no_errors():
+    flask = {"name": "shop", "type": "flask", "domains": ["shop.example.com", "www.shop.example.com"],
+             "source": {"path": "./shop"}, "wsgi_app": "hello:create_app()", "wsgi_server": "uwsgi",
+             "tls": {"mode": "acme", "acme_email": "ops@example.com"}, "shared_paths": ["instance"]}
+    static = {"name": "docs", "type": "static", "domains": ["*.docs.example.com"], "source": {"path": "site"},
+              "build": {"command": "mkdocs build", "output": "site"}}
+    assert apps.app_errors([good(), flask, static]) == []
+
+
+@pytest.mark.parametrize("app, expected", [
+    (good(type="php"), "pyweb_apps[0] (blog): type must be one of static, django, flask (got 'php')"),
+    (good(name="Blog-1"), "pyweb_apps[0] (Blog-1): name 'Blog-1' must match [a-z][a-z0-9_]*"),
+    (good(name="root"), "name 'root' is reserved"),
+    (good(domains=["blog_example"]), "domains: 'blog_example' is not a valid lower-case host name"),
+    (good(domains=["Blog.example.com"]), "'Blog.example.com' is not a valid lower-case host name"),
+    (good(domains=[]), "domains is required"),
+    (good(source={"git": "https://x/y.git", "path": "./y"}),
+     "source needs exactly one of git or path (found git and path)"),
+    (good(source={}), "source needs exactly one of git or path (found neither)"),
+    (good(source=None), "source is required"),
+    (good(tls={"mode": "provided"}), "tls.mode provided needs tls.cert and tls.key"),
+    (good(tls={"mode": "acme"}), "tls.mode acme needs tls.acme_email"),
+    (good(tls={"mode": "letsencrypt"}), "tls.mode must be one of none, selfsigned, provided, acme"),
+    (good(wsgi_app="blog.wsgi"), "wsgi_app 'blog.wsgi' must be module:callable"),
+    (good(wsgi_app="blog.wsgi:application()x"), "must be module:callable"),
+    (good(wsgi_app=None), "wsgi_app is required for a django app"),
+    (good(wsgi_server="waitress"), "wsgi_server must be one of gunicorn, uwsgi (got 'waitress')"),
+    (good(domain="x.example.com"), "unknown field domain"),
+    (good(requirements="../secrets.txt"), "requirements must be a path relative to the source root"),
+    (good(shared_paths=["/var/lib/x"]), "shared_paths: '/var/lib/x' must be relative to the release"),
+    (good(env={"BAD-NAME": "x"}), "env: 'BAD-NAME' is not a valid environment variable name"),
+    (good(health_check={"path": "health"}), "health_check.path must start with /"),
+    (good(keep_releases=0), "keep_releases must be a whole number of at least 1"),
+    (good(type="static", wsgi_app="x:y"), "wsgi_app does not apply to a static app"),
+])
+def test_each_bad_input_names_app_and_field(app, expected):
+    errors = apps.app_errors([app])
+    assert any(expected in e for e in errors), errors
+    assert all(e.startswith("pyweb_apps[0]") for e in errors), errors
+
+
+def test_two_apps_claiming_one_domain():
+    second = good(name="blog2")
+    errors = apps.app_errors([good(), second])
+    assert errors == ["pyweb_apps[1] (blog2): domain blog.example.com is already claimed by pyweb_apps[0] (blog)"]
+
+
+def test_duplicate_names():
+    errors = apps.app_errors([good(), good(domains=["other.example.com"])])
+    assert errors == ["pyweb_apps[1] (blog): name 'blog' is already used by pyweb_apps[0]"]
+
+
+def test_not_a_list():
+    assert apps.app_errors({"name": "x"}) == ["pyweb_apps must be a list of apps (got dict)"]
+    assert "not defined" in apps.app_errors(None)[0]
+
+
+def test_every_problem_is_reported_not_only_the_first():
+    errors = apps.app_errors([good(type="php", domains=["bad host"], wsgi_app="nope")])
+    assert len(errors) == 3, errors
+
+
+def test_normalized_defaults():
+    flask = {"name": "shop", "type": "flask", "domains": ["shop.example.com"], "source": {"path": "./shop"}}
+    static = {"name": "docs", "type": "static", "domains": ["docs.example.com"], "source": {"git": "g"}}
+    out = apps.apps_normalized([flask, static])
+    assert out[0]["wsgi_app"] == "app:app"
+    assert out[0]["wsgi_server"] == "gunicorn"
+    assert out[0]["requirements"] == "requirements.txt"
+    assert out[0]["tls"] == {"mode": "selfsigned", "hsts": True, "redirect": True}
+    assert out[0]["health_check"]["path"] == "/"
+    assert out[1]["wsgi_server"] is None and out[1]["requirements"] is None
+    assert out[1]["source"]["version"] == "HEAD"
+    assert out[1]["keep_releases"] == 5
