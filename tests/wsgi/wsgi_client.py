@@ -3,15 +3,16 @@
 for uWSGI), once or as a bounded load. Used by the wsgi scenarios inside the test container.
 
     wsgi_client.py get  --socket PATH --protocol http|uwsgi
-    wsgi_client.py load --socket PATH --protocol http|uwsgi --threads 4 --seconds 30 --out FILE
+    wsgi_client.py load --socket PATH --protocol http|uwsgi --threads 4 --seconds 120 --stop-file F --out FILE
 
 `get` prints the status line and body; a connection error prints its type and exits 2.
-`load` runs THREADS loops of requests for SECONDS and writes JSON counts: statuses, errors, and
+`load` runs THREADS loops of requests until STOP_FILE exists (at most SECONDS) and writes JSON counts: statuses, errors, and
 the first word of each body (the release that answered).
 """
 import argparse
 import collections
 import json
+import os
 import socket
 import struct
 import sys
@@ -58,7 +59,7 @@ def load(args):
     deadline = time.monotonic() + args.seconds
 
     def loop():
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (args.stop_file and os.path.exists(args.stop_file)):
             try:
                 status, _, body = request(args.socket, args.protocol)
                 key = body.split(" ", 1)[0] if body else "<empty>"
@@ -90,6 +91,7 @@ def main():
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--pause", type=float, default=0.005)
+    parser.add_argument("--stop-file")
     parser.add_argument("--out", default="/tmp/wsgi-load.json")
     args = parser.parse_args()
     if args.mode == "load":
