@@ -1,0 +1,5 @@
+"""A tiny project that pyweb.deploy's venv scenario installs from its folder."""
+
+
+def greet() -> str:
+    return "hello from pywebhello"
