@@ -56,6 +56,12 @@ images: test-env ## build the systemd test images (only when their recipe change
 test: setup lint unit test-env ## lint, then every Molecule scenario (SCENARIO=x for one, PLATFORMS=... to override)
 	tools/run-scenarios $(if $(PLATFORMS),--platforms "$(PLATFORMS)") $(SCENARIO)
 
+demo: setup ## deploy the three example apps into a local container and show them
+	tools/demo.sh
+
+demo-clean: ## remove the demo container
+	tools/demo.sh clean
+
 build: setup ## build the collection tarball into build/
 	ansible-galaxy collection build --force --output-path build .
 

@@ -17,7 +17,7 @@ TLS_MODES = ("none", "selfsigned", "provided", "acme")
 KNOWN_FIELDS = {
     "name", "type", "domains", "source", "wsgi_server", "wsgi_app", "requirements", "env",
     "secret_env", "tls", "shared_paths", "release_commands", "health_check", "python",
-    "packages", "build", "static_dir", "static_url", "keep_releases", "workers", "threads",
+    "python_packages", "build", "static_dir", "static_url", "keep_releases", "workers", "threads",
     "django_superuser", "wsgi", "nginx", "client_max_body_size",
 }
 SOURCE_FIELDS = {"git", "version", "path", "submodules", "key", "accept_hostkey", "depth"}
@@ -258,7 +258,7 @@ def apps_normalized(apps, keep_releases=5) -> list[dict]:
             "release_commands": list(app.get("release_commands") or []),
             "keep_releases": app.get("keep_releases", keep_releases),
             "python": app.get("python", "python3"),
-            "packages": list(app.get("packages") or []),
+            "python_packages": list(app.get("python_packages") or []),
         }
         if kind == "static":
             item["requirements"] = app.get("requirements")
