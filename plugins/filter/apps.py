@@ -261,9 +261,8 @@ def apps_normalized(apps, keep_releases=5) -> list[dict]:
             "python_packages": list(app.get("python_packages") or []),
         }
         if kind == "static":
-            item["requirements"] = app.get("requirements")
-            item["wsgi_server"] = None
-            item["wsgi_app"] = None
+            for key in ("wsgi_server", "wsgi_app", "requirements"):
+                item.pop(key, None)
         else:
             item["requirements"] = app.get("requirements", "requirements.txt")
             item["wsgi_server"] = app.get("wsgi_server") or "gunicorn"

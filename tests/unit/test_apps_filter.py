@@ -89,6 +89,6 @@ def test_normalized_defaults():
     assert out[0]["requirements"] == "requirements.txt"
     assert out[0]["tls"] == {"mode": "selfsigned", "hsts": True, "redirect": True}
     assert out[0]["health_check"]["path"] == "/"
-    assert out[1]["wsgi_server"] is None and out[1]["requirements"] is None
+    assert "wsgi_server" not in out[1] and "requirements" not in out[1]
     assert out[1]["source"]["version"] == "HEAD"
     assert out[1]["keep_releases"] == 5
