@@ -5,6 +5,8 @@
 #   tools/demo.sh clean    remove the container
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$PWD/.cache/collections"
+[ -x .venv/bin/ansible-playbook ] || make setup
 name=pyweb-demo
 platform=${PYWEB_PLATFORM:-debian12}
 say() { printf '\n== %s\n' "$*"; }

@@ -21,7 +21,7 @@ KNOWN_FIELDS = {
     "django_superuser", "wsgi", "nginx", "client_max_body_size",
 }
 SOURCE_FIELDS = {"git", "version", "path", "submodules", "key", "accept_hostkey", "depth"}
-TLS_FIELDS = {"mode", "cert", "key", "acme_email", "acme_staging", "hsts", "redirect"}
+TLS_FIELDS = {"mode", "cert", "key", "acme_email", "hsts", "redirect"}
 HEALTH_FIELDS = {"path", "status", "contains", "timeout", "retries"}
 BUILD_FIELDS = {"command", "output", "requirements", "packages"}
 RESERVED_NAMES = {
