@@ -198,6 +198,12 @@ def _check_app(index: int, app) -> list[str]:
             errors += _unknown(f"{where}: build", build, BUILD_FIELDS)
             if not is_relative_path(build["output"]):
                 errors.append(f"{where}: build.output must be relative to the source root, without '..'")
+    superuser = app.get("django_superuser")
+    if superuser is not None:
+        if kind != "django":
+            errors.append(f"{where}: django_superuser is for django apps")
+        elif not isinstance(superuser, dict) or not superuser.get("username") or not superuser.get("password"):
+            errors.append(f"{where}: django_superuser needs username and password (put the password in a vault)")
     keep = app.get("keep_releases")
     if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 1):
         errors.append(f"{where}: keep_releases must be a whole number of at least 1")
