@@ -41,6 +41,10 @@ lint: setup ## yamllint, ansible-lint (production profile), syntax check of ever
 	  echo "syntax ok: $$pb"; \
 	done
 	tools/role-docs --check
+	@for m in plugins/modules/*.py; do m=$$(basename $$m .py); \
+	  ansible-doc -t module pyweb.deploy.$$m >/dev/null || exit 1; echo "docs ok: module $$m"; done
+	@for r in roles/*/; do r=$$(basename $$r); \
+	  ansible-doc -t role pyweb.deploy.$$r >/dev/null || exit 1; echo "docs ok: role $$r"; done
 	antsibull-changelog lint
 
 unit: setup ## unit tests of the collection's Python plugins
@@ -67,6 +71,10 @@ build: setup ## build the collection tarball into build/
 
 changelog: setup ## check the changelog fragments
 	tools/role-docs --check
+	@for m in plugins/modules/*.py; do m=$$(basename $$m .py); \
+	  ansible-doc -t module pyweb.deploy.$$m >/dev/null || exit 1; echo "docs ok: module $$m"; done
+	@for r in roles/*/; do r=$$(basename $$r); \
+	  ansible-doc -t role pyweb.deploy.$$r >/dev/null || exit 1; echo "docs ok: role $$r"; done
 	antsibull-changelog lint
 
 clean: ## remove build output and test logs

@@ -35,7 +35,7 @@ options:
     description: An environment file to load; a missing file is an error.
     type: path
   env:
-    description: Further variables (not secret: they are module arguments), set after the file's.
+    description: "Further variables (not secret, since they are module arguments), set after the file's."
     type: dict
     default: {}
   path_prepend:

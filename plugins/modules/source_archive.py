@@ -11,7 +11,7 @@ description:
   - Packs O(path) into a gzip-compressed tarball whose bytes depend only on the files' names,
     contents and executable bits (sorted entries, no timestamps, no owners), so that the same
     folder always gives the same C(sha256), and the release role can use it as a release id.
-  - Run it where the folder is, usually the controller (C(delegate_to: localhost)).
+  - "Run it where the folder is, usually the controller (C(delegate_to: localhost))."
   - It writes only into O(dest_dir), a cache, and reports no change.
 version_added: 0.1.0
 author: pyweb.deploy developers

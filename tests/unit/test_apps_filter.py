@@ -52,6 +52,9 @@ def test_valid_apps_have_no_errors():
     (good(health_check={"path": "health"}), "health_check.path must start with /"),
     (good(keep_releases=0), "keep_releases must be a whole number of at least 1"),
     (good(type="static", wsgi_app="x:y"), "wsgi_app does not apply to a static app"),
+    (good(django_superuser={"username": "admin"}), "django_superuser needs username and password"),
+    (good(build={"command": "mkdocs build", "output": "site"}), "build is for static apps"),
+    (good(type="static", wsgi_app=None, build={"command": "mkdocs build"}), "build needs command"),
 ])
 def test_each_bad_input_names_app_and_field(app, expected):
     errors = apps.app_errors([app])
