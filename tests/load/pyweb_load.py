@@ -41,6 +41,9 @@ def parse_args(argv):
     p.add_argument("--stop-file", help="stop when this file exists")
     p.add_argument("--out", help="write the JSON report here (atomically)")
     p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
+    p.add_argument("--delay", type=float, default=0.0,
+                   help="seconds each thread waits between requests (0: none; keeps a shared "
+                   "test machine usable)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--version-header", help="response header that names the version")
     g.add_argument("--version-regex", help="regex on the body; its first group is the version")
@@ -52,6 +55,8 @@ def parse_args(argv):
         p.error("--threads must be 1..256")
     if args.max_seconds <= 0:
         p.error("--max-seconds must be > 0")
+    if args.delay < 0:
+        p.error("--delay must be >= 0")
     if args.version_regex:
         try:
             args.version_re = re.compile(args.version_regex)
@@ -154,6 +159,8 @@ class Worker(threading.Thread):
                 self.last_seen[v] = rel
                 if not self.sequence or self.sequence[-1] != v:
                     self.sequence.append(v)
+            if self.a.delay:
+                self.stop.wait(self.a.delay)
 
 
 def percentile(sorted_vals, q):
