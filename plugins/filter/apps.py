@@ -5,6 +5,7 @@
 ``pyweb_apps | pyweb.deploy.app_errors`` returns one message per problem, each naming the app
 and the field, so that a play can refuse bad input before it touches any host.
 ``pyweb_apps | pyweb.deploy.apps_normalized`` returns the apps with every default filled in.
+``apps | pyweb.deploy.apps_health_checks`` returns one health check per domain, without secrets.
 """
 from __future__ import annotations
 
@@ -277,8 +278,25 @@ def apps_normalized(apps, keep_releases=5) -> list[dict]:
     return out
 
 
+def apps_health_checks(apps) -> list[dict]:
+    """One health check per domain of each normalized app, holding only what the check needs
+    (a loop over the apps themselves would print their secrets with their items at -vvv)."""
+    checks = []
+    for app in apps:
+        health = app["health_check"]
+        for domain in app["domains"]:
+            checks.append({
+                "app": app["name"], "domain": domain, "path": health["path"],
+                "scheme": "http" if app["tls"]["mode"] == "none" else "https",
+                "status": health["status"], "contains": health["contains"],
+                "timeout": health["timeout"], "retries": health["retries"],
+            })
+    return checks
+
+
 class FilterModule:
     """pyweb_apps filters."""
 
     def filters(self):
-        return {"app_errors": app_errors, "apps_normalized": apps_normalized}
+        return {"app_errors": app_errors, "apps_normalized": apps_normalized,
+                "apps_health_checks": apps_health_checks}

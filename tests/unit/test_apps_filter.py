@@ -95,3 +95,13 @@ def test_normalized_defaults():
     assert "wsgi_server" not in out[1] and "requirements" not in out[1]
     assert out[1]["source"]["version"] == "HEAD"
     assert out[1]["keep_releases"] == 5
+
+
+def test_health_checks_hold_no_secret():
+    app = good(secret_env={"K": "secret-1"}, tls={"mode": "provided", "cert": "c", "key": "secret-2"},
+               domains=["blog.example.com", "www.blog.example.com"])
+    checks = apps.apps_health_checks(apps.apps_normalized([app]))
+    assert [c["domain"] for c in checks] == ["blog.example.com", "www.blog.example.com"]
+    assert checks[0] == {"app": "blog", "domain": "blog.example.com", "path": "/", "scheme": "https",
+                         "status": 200, "contains": "", "timeout": 10, "retries": 3}
+    assert "secret" not in repr(checks)
