@@ -29,6 +29,8 @@ RESULTS = ROOT / "bench" / "results"
 IMAGE = os.environ.get("BENCH_IMAGE", "pyweb-test:debian12")
 CACHE = os.environ.get("PYWEB_TEST_CACHE", "/var/cache/pyweb-test")
 LOGS = RESULTS / "logs"
+# Inventories and scratch playbooks: outside the checkout, where no linter walks.
+TMP = Path(tempfile.gettempdir()) / f"pyweb-bench-{os.getpid()}"
 STARTED = []  # containers this run started
 
 
@@ -109,7 +111,7 @@ APPS6 = APPS4 + [app("static", "docs2"), app("django", "blogu", wsgi_server="uws
 
 
 def inventory(hosts, apps, conn="community.docker.docker", interpreter="/usr/bin/python3"):
-    d = Path(tempfile.mkdtemp(prefix="inv-", dir=RESULTS / "tmp"))
+    d = Path(tempfile.mkdtemp(prefix="inv-", dir=TMP))
     hv = {"ansible_connection": conn}
     if interpreter:
         hv["ansible_python_interpreter"] = interpreter
@@ -232,7 +234,7 @@ echo "the app did not answer"; exit 1
 
 def script_deploy(name):
     """The same work as a first deploy of the Flask example, by a plain shell script."""
-    tar = RESULTS / "tmp" / "flask.tar"
+    tar = TMP / "flask.tar"
     sh(["tar", "-C", str(APPS / "flask"), "-cf", str(tar), "."])
     t0 = time.monotonic()
     sh(["docker", "cp", str(tar), f"{name}:/tmp/app.tar"])
@@ -246,7 +248,7 @@ def script_deploy(name):
     return round(secs, 1), round(time.monotonic() - t0, 1)
 
 
-MICRO = """
+MICRO = """---
 - name: Fifteen module calls, the cost of a task's round trip
   hosts: all
   gather_facts: false
@@ -261,7 +263,7 @@ MICRO = """
       loop: "{{ range(5) | list }}"
 """
 
-FACTS = """
+FACTS = """---
 - name: Fact gathering, three times
   hosts: all
   gather_facts: false
@@ -294,7 +296,7 @@ def part_settings(out, host):
     say("part 1b: connection and run settings (small playbooks, best of 2)")
     rows = []
     for i, (label, text, conn, interp, env, extra) in enumerate(SETTINGS):
-        pb = RESULTS / "tmp" / f"settings-{i}.yml"
+        pb = TMP / f"settings-{i}.yml"
         pb.write_text(text)
         inv = inventory([host], [], conn=conn, interpreter=interp)
         runs = [playbook(inv, f"settings-{i}-{k}", env=env, extra=extra, playbook_path=str(pb))["seconds"]
@@ -549,7 +551,7 @@ def main():
                "{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }")
         else:
             sys.exit("bench: part 2 needs wrk: apt-get install wrk (or PARTS='1 3')")
-    for d in (RESULTS, LOGS, RESULTS / "tmp"):
+    for d in (RESULTS, LOGS, TMP):
         d.mkdir(parents=True, exist_ok=True)
     sh([str(ROOT / "tools" / "ensure-docker.sh")])
     sh([str(ROOT / "tools" / "ensure-apt-cache.sh")])
@@ -581,7 +583,7 @@ def main():
     finally:
         save()
         remove_all()
-        shutil.rmtree(RESULTS / "tmp", ignore_errors=True)
+        shutil.rmtree(TMP, ignore_errors=True)
     print()
     print(table(out))
     print(f"machine: {out['machine']['nproc']} cores, {out['machine']['mem_gib']} GiB, load {out['load_before']} -> "
