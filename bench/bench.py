@@ -337,7 +337,6 @@ pid /run/bench-ref.pid;
 events {}
 http {
     include /etc/nginx/mime.types;
-    access_log off;
     server {
         listen 8081;
         root /srv/apps/docs/current/public;
@@ -385,6 +384,8 @@ def part_serve(out, opts, name=None):
                                             "tasks_rerun": r["tasks"], "slowest_rerun": r["slowest"]})
         say(f"  {n} apps: first {f['seconds']}s, re-run {r['seconds']}s ({r['tasks']} tasks)")
     ip = address(name)
+    # Idle memory before the hand-started Gunicorn (it runs as hello too) exists.
+    idle = {u: rss_mb(name, u) for u in ("hello", "hellou", "blog", "blogu") if u in [x["name"] for x in apps]}
     say("  references: minimal Nginx on :8081/:8082, Gunicorn by hand (its defaults) on :8000")
     dexec(name, f"cat > /etc/bench-ref.conf <<'EOF'\n{REF_NGINX}\nEOF\nnginx -t -q -c /etc/bench-ref.conf && nginx -c /etc/bench-ref.conf")
     dexec(name, "cd /srv/apps/hello/current && setsid nohup runuser -u hello -- "
@@ -401,7 +402,6 @@ def part_serve(out, opts, name=None):
          if n == 6 else [])
     users = {"hello.bench.test": "hello", "hellou.bench.test": "hellou", "blog.bench.test": "blog",
              "blogu.bench.test": "blogu"}
-    idle = {u: rss_mb(name, u) for u in ("hello", "hellou", "blog", "blogu") if u in [x["name"] for x in apps]}
     rows = []
     for label, url, host, kind in targets:
         wrk(url, host, 1)  # warm up (workers spawned, caches filled)
@@ -427,7 +427,7 @@ def part_serve(out, opts, name=None):
         "flask gunicorn ours/defaults": ratio("Flask, our Gunicorn via Nginx", "Flask, Gunicorn defaults via minimal Nginx"),
         "flask uwsgi ours/gunicorn defaults": ratio("Flask, our uWSGI via Nginx", "Flask, Gunicorn defaults via minimal Nginx"),
     }}
-    procs = dexec(name, "for u in hello hellou blog blogu; do echo $u $(pgrep -u $u | wc -l); done").stdout.split("\n")
+    procs = dexec(name, f"for u in {' '.join(idle)}; do echo $u $(pgrep -u $u 2>/dev/null | wc -l); done").stdout.split("\n")
     out["memory"] = {"idle_mb": idle, "loaded_mb": {users[r_host]: by[l]["rss_loaded_mb"]
                                                     for l, _, r_host, _ in targets if r_host in users and l in by and by[l]["rss_loaded_mb"]},
                      "processes": dict(p.split() for p in procs if p.strip())}
