@@ -12,7 +12,7 @@ COLLECTION_LINK := .cache/collections/ansible_collections/pyweb/deploy
 SCENARIO ?=
 PLATFORMS ?=
 
-.PHONY: help setup link lint unit test test-env images build changelog clean demo demo-clean
+.PHONY: help setup link lint unit test test-env images build changelog clean demo demo-clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,3 +79,6 @@ changelog: setup ## check the changelog fragments
 
 clean: ## remove build output and test logs
 	rm -rf build .cache/test-logs
+
+bench: setup ## benchmarks: deploy time and served speed vs. references (QUICK=1, PARTS="1 2 3")
+	python bench/bench.py $(if $(QUICK),--quick) $(if $(PARTS),--parts "$(PARTS)")
