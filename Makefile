@@ -80,5 +80,5 @@ changelog: setup ## check the changelog fragments
 clean: ## remove build output and test logs
 	rm -rf build .cache/test-logs
 
-bench: setup ## benchmarks: deploy time and served speed vs. references (QUICK=1, PARTS="1 2 3")
-	python bench/bench.py $(if $(QUICK),--quick) $(if $(PARTS),--parts "$(PARTS)")
+bench: setup ## benchmarks: deploy time and served speed vs. references (QUICK=1, PARTS="1 2 3", ARGS=...)
+	python bench/bench.py $(if $(QUICK),--quick) $(if $(PARTS),--parts "$(PARTS)") $(ARGS)

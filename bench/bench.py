@@ -4,6 +4,7 @@
     make bench                    every part (about 20 minutes on 2 cores)
     make bench QUICK=1            part 1 without the settings matrix, part 2 with short wrk runs
     make bench PARTS="1 2"        some parts: 1 deploy, 2 serve (+ 4 memory), 3 scale
+    make bench ARGS="--no-settings --hosts '2 4'"   any option below
 
 Every figure that is compared is measured in this run, back to back, on identical fresh
 containers (the test image, run with the Molecule platform's options); the table reports ratios.
