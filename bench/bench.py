@@ -353,17 +353,22 @@ http {
 def wrk(url, host, secs, conns=32):
     res = sh(["wrk", "-t2", f"-c{conns}", f"-d{secs}s", "--latency", "-H", f"Host: {host}", url], check=False)
     txt = res.stdout
+    # The distribution's lines only ("   99%   4.18ms"): "99%" also ends figures such as "89.99%".
     def num(pattern):
         m = re.search(pattern, txt)
         return m.group(1) if m else None
     def ms(v):
         if v is None:
             return None
-        m = re.match(r"([\d.]+)(us|ms|s)", v)
-        return round(float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)], 2)
+        m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
+        if not m:  # "-nan" and the like when nothing was answered
+            return None
+        return round(float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[m.group(2)], 2)
+    if not re.search(r"Requests/sec:", txt) or not re.search(r"(?m)^\s*99%\s+[\d.]+", txt):
+        say(f"  wrk {url} (Host {host}) gave no figures: {(txt + res.stderr).strip()[-400:]}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", txt)
-    return {"rps": float(num(r"Requests/sec:\s+([\d.]+)") or 0), "p50_ms": ms(num(r"50%\s+(\S+)")),
-            "p99_ms": ms(num(r"99%\s+(\S+)")), "non2xx": int(errors.group(1)) if errors else 0,
+    return {"rps": float(num(r"Requests/sec:\s+([\d.]+)") or 0), "p50_ms": ms(num(r"(?m)^\s*50%\s+(\S+)")),
+            "p99_ms": ms(num(r"(?m)^\s*99%\s+(\S+)")), "non2xx": int(errors.group(1)) if errors else 0,
             "errors": bool(re.search(r"Socket errors", txt))}
 
 
