@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """pyweb.deploy benchmarks: deploy time and served speed against references, in one run.
 
-    make bench                    every part (about 20 minutes on 2 cores)
+    make bench                    every part (about 30 minutes on 2 idle cores; 26 without the settings)
     make bench QUICK=1            part 1 without the settings matrix, part 2 with short wrk runs
     make bench PARTS="1 2"        some parts: 1 deploy, 2 serve (+ 4 memory), 3 scale
     make bench ARGS="--no-settings --hosts '2 4'"   any option below
