@@ -25,15 +25,61 @@ SOURCE_FIELDS = {"git", "version", "path", "submodules", "key", "accept_hostkey"
 TLS_FIELDS = {"mode", "cert", "key", "acme_email", "hsts", "redirect"}
 HEALTH_FIELDS = {"path", "status", "contains", "timeout", "retries"}
 BUILD_FIELDS = {"command", "output", "requirements", "packages"}
+# Names an app may not take: Debian's system accounts and groups, accounts and units of the
+# services a web host runs, and the app layout's own folders. The site playbooks also refuse, on
+# each host, a name whose account, group or unit exists there and is not an app's
+# (module pyweb.deploy.app_names): this list catches the common ones before any host is asked.
 RESERVED_NAMES = {
+    # Debian base accounts and groups (base-passwd, systemd, common packages)
     "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp",
-    "proxy", "www_data", "backup", "list", "irc", "nobody", "systemd", "messagebus", "sshd",
-    "nginx", "apt", "shared", "current", "releases",
+    "proxy", "www_data", "backup", "list", "irc", "gnats", "nobody", "nogroup", "adm", "tty",
+    "disk", "kmem", "dialout", "fax", "voice", "cdrom", "floppy", "tape", "sudo", "audio", "dip",
+    "operator", "src", "shadow", "utmp", "video", "sasl", "plugdev", "staff", "games", "users",
+    "input", "sgx", "kvm", "render", "crontab", "netdev", "messagebus", "systemd", "polkitd",
+    "_apt", "apt", "wheel", "admin", "lxd", "docker", "podman", "containerd", "tss", "uuidd",
+    # services and their accounts and units on a web host
+    "ssh", "sshd", "nginx", "certbot", "nftables", "iptables", "ufw", "cron", "dbus", "rsyslog",
+    "postgres", "postgresql", "mysql", "mariadb", "redis", "valkey", "memcache", "memcached",
+    "prometheus", "alertmanager", "grafana", "node_exporter", "uwsgi", "gunicorn", "git",
+    "networking", "getty", "journald", "logrotate", "pyweb",
+    # the app layout
+    "shared", "current", "releases", "venvs", "log",
 }
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-WSGI_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\(\))?$")
+# Whole-string patterns (fullmatch): `$` would also match before a final newline.
+NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+WSGI_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\(\))?")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# A URL path prefix: /, or /name/.../ with URL-safe characters.
+STATIC_URL_RE = re.compile(r"/(?:[A-Za-z0-9._~-]+/)*")
+SIZE_RE = re.compile(r"[0-9]{1,9}[kKmMgG]?")
+# Git: https, http, ssh and git URLs, or scp-like user@host:path. Not ext::, file://, fd:: or
+# any other transport git would run a program or read the host's files for.
+GIT_URL_RE = re.compile(r"(?:(?:https?|ssh|git(?:\+ssh)?)://[^\s/?#@]+(?:@[^\s/?#]+)?(?::[0-9]+)?/[^\s]*"
+                        r"|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!/*:)[^\s:][^\s]*)")
+# file:///path: only with pyweb_allow_local_git (a mirror on the host, the tests' fixtures).
+LOCAL_GIT_RE = re.compile(r"file:///[A-Za-z0-9._/+-]+")
+# A branch, tag or commit: git's ref rules, and never an option.
+VERSION_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/+-]{0,254}")
+INTERPRETER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*|/[A-Za-z0-9._+/-]+")
+HEALTH_PATH_RE = re.compile(r"/[\x21-\x7e]*")
+HEADER_NAME_RE = re.compile(r"[A-Za-z0-9-]+")
+# What pyweb_apps[].nginx may set over the generated site: how it serves, not what it is (its
+# name, domains, backend, root, socket, aliases and TLS come from the app's own fields).
+NGINX_OVERRIDE_FIELDS = {
+    "index", "try_files", "error_page_404", "immutable_assets", "upstream_keepalive",
+    "backend_timeout", "buffering", "locations", "headers", "hsts", "raw",
+}
+NGINX_HSTS_FIELDS = {"enabled", "max_age", "include_subdomains", "preload"}
+# Fields whose text may span lines (PEM, Nginx snippets, shell): newlines and tabs allowed there,
+# any other control character refused like everywhere else.
+MULTILINE_FIELDS = {
+    ("tls", "cert"), ("tls", "key"), ("source", "key"), ("nginx", "raw"),
+    ("nginx", "locations", "*", "config"), ("release_commands", "*"), ("build", "command"),
+}
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+MULTILINE_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 DEFAULT_WSGI_APP = {"flask": "app:app"}
 
 
@@ -45,7 +91,7 @@ def is_hostname(value) -> bool:
         labels = labels[1:]
         if len(labels) < 2:
             return False
-    return all(LABEL_RE.match(label) for label in labels)
+    return all(LABEL_RE.fullmatch(label) for label in labels)
 
 
 def is_relative_path(value) -> bool:
@@ -55,7 +101,9 @@ def is_relative_path(value) -> bool:
 
 def _label(index: int, app) -> str:
     name = app.get("name") if isinstance(app, dict) else None
-    return f"pyweb_apps[{index}] ({name})" if isinstance(name, str) and name else f"pyweb_apps[{index}]"
+    if isinstance(name, str) and name and not CONTROL_RE.search(name):
+        return f"pyweb_apps[{index}] ({name})"
+    return f"pyweb_apps[{index}]"
 
 
 def _unknown(where: str, value: dict, known: set) -> list[str]:
@@ -73,14 +121,106 @@ def _check_env(where: str, field: str, value) -> list[str]:
         return [f"{where}: {field} must be a mapping of variable names to values"]
     errors = []
     for key, val in value.items():
-        if not isinstance(key, str) or not ENV_RE.match(key):
+        if not isinstance(key, str) or not ENV_RE.fullmatch(key):
             errors.append(f"{where}: {field}: {key!r} is not a valid environment variable name")
         elif isinstance(val, (dict, list)):
             errors.append(f"{where}: {field}: {key} must be a string or number, not a {type(val).__name__}")
     return errors
 
 
-def _check_source(where: str, source) -> list[str]:
+def _field_path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _multiline(parts) -> bool:
+    pattern = tuple("*" if isinstance(p, int) else p for p in parts)
+    return pattern in MULTILINE_FIELDS
+
+
+def _control_characters(where: str, value, parts=()) -> list[str]:
+    """One message per string (key or value) holding a control character. The value itself is
+    never printed: it may be a secret, and the character would break the message."""
+    errors = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and CONTROL_RE.search(key):
+                errors.append(f"{where}: {_field_path(parts) or 'a field'} has a key with a control character "
+                              f"(U+{ord(CONTROL_RE.search(key).group()):04X}): remove it")
+                continue
+            errors += _control_characters(where, item, (*parts, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            errors += _control_characters(where, item, (*parts, index))
+    elif isinstance(value, str):
+        found = (MULTILINE_CONTROL_RE if _multiline(parts) else CONTROL_RE).search(value)
+        if found:
+            what = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", "\x00": "a NUL byte"}.get(
+                found.group(), f"U+{ord(found.group()):04X}")
+            errors.append(f"{where}: {_field_path(parts)} has a control character ({what}): "
+                          "it would break the files it is written to; remove it")
+    return errors
+
+
+def _check_packages(where: str, field: str, value) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        return [f"{where}: {field} must be a list of requirement specifiers (for example gunicorn==23.0.0)"]
+    return [f"{where}: {field}: {v!r} is an option, not a requirement (put index and install options "
+            "in the venv role's variables)" for v in value if v.lstrip().startswith("-")]
+
+
+def _check_nginx(where: str, nginx) -> list[str]:
+    if nginx is None:
+        return []
+    if not isinstance(nginx, dict):
+        return [f"{where}: nginx must be a mapping of site settings to override"]
+    extra = sorted(set(nginx) - NGINX_OVERRIDE_FIELDS)
+    if extra:
+        return [f"{where}: nginx: {', '.join(map(str, extra))} cannot be overridden (the app's own fields set the "
+                f"site's name, domains, backend, root, socket, aliases and TLS; nginx may set: "
+                f"{', '.join(sorted(NGINX_OVERRIDE_FIELDS))})"]
+    errors = []
+    for key in ("index", "try_files", "error_page_404", "immutable_assets", "backend_timeout"):
+        value = nginx.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or (key != "immutable_assets" and re.search(r"[;{}\"'\\]", value)):
+            errors.append(f"{where}: nginx.{key} must be one directive's value (no ; {{ }} quotes or backslashes)")
+    if nginx.get("upstream_keepalive") is not None and (
+            not isinstance(nginx["upstream_keepalive"], int) or isinstance(nginx["upstream_keepalive"], bool)
+            or nginx["upstream_keepalive"] < 0):
+        errors.append(f"{where}: nginx.upstream_keepalive must be a whole number of at least 0")
+    if nginx.get("buffering") is not None and not isinstance(nginx["buffering"], bool):
+        errors.append(f"{where}: nginx.buffering must be true or false")
+    headers = nginx.get("headers")
+    if headers is not None:
+        if not isinstance(headers, dict):
+            errors.append(f"{where}: nginx.headers must be a mapping of header names to values")
+        else:
+            errors += [f"{where}: nginx.headers: {name!r} is not a header name" for name in headers
+                       if not isinstance(name, str) or not HEADER_NAME_RE.fullmatch(name)]
+    hsts = nginx.get("hsts")
+    if hsts is not None:
+        if not isinstance(hsts, dict):
+            errors.append(f"{where}: nginx.hsts must be a mapping (enabled, max_age, include_subdomains, preload)")
+        else:
+            errors += _unknown(f"{where}: nginx.hsts", hsts, NGINX_HSTS_FIELDS)
+    locations = nginx.get("locations")
+    if locations is not None and (not isinstance(locations, list) or not all(
+            isinstance(loc, dict) and isinstance(loc.get("path"), str) and isinstance(loc.get("config"), str)
+            and set(loc) <= {"path", "config"} and not re.search(r"[;{}]", loc["path"]) for loc in locations)):
+        errors.append(f"{where}: nginx.locations must be a list of {{path, config}} (a location's match and "
+                      "its directives)")
+    if nginx.get("raw") is not None and not isinstance(nginx["raw"], str):
+        errors.append(f"{where}: nginx.raw must be text (directives added to the site's server block)")
+    return errors
+
+
+def _check_source(where: str, source, allow_local_git: bool = False) -> list[str]:
     if not isinstance(source, dict):
         return [f"{where}: source is required: a mapping with exactly one of git or path"]
     errors = _unknown(f"{where}: source", source, SOURCE_FIELDS)
@@ -93,6 +233,22 @@ def _check_source(where: str, source) -> list[str]:
             errors.append(f"{where}: source.{key} must be a string")
     if "path" in kinds and source.get("version") is not None:
         errors.append(f"{where}: source.version goes with source.git, not source.path")
+    git = source.get("git")
+    local = allow_local_git and isinstance(git, str) and LOCAL_GIT_RE.fullmatch(git)
+    if "git" in kinds and isinstance(git, str) and not (GIT_URL_RE.fullmatch(git) or local):
+        errors.append(f"{where}: source.git must be an https://, ssh://, git:// or user@host:path URL "
+                      "(not ext::, file:// or another transport, and not an option)")
+    version = source.get("version")
+    if isinstance(version, str) and "git" in kinds and (
+            not VERSION_RE.fullmatch(version) or ".." in version or "//" in version or "/." in version
+            or version.endswith(("/", ".", ".lock")) or "@{" in version):
+        errors.append(f"{where}: source.version {version!r} is not a branch, tag or commit name")
+    for key in ("submodules", "accept_hostkey"):
+        if source.get(key) is not None and not isinstance(source[key], bool):
+            errors.append(f"{where}: source.{key} must be true or false")
+    depth = source.get("depth")
+    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 1):
+        errors.append(f"{where}: source.depth must be a whole number of at least 1")
     return errors
 
 
@@ -112,7 +268,7 @@ def _check_tls(where: str, tls, domains) -> list[str]:
                           "(the certificate chain and its private key, as PEM text or file paths)")
     if mode == "acme":
         email = tls.get("acme_email")
-        if not isinstance(email, str) or not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        if not isinstance(email, str) or not EMAIL_RE.fullmatch(email):
             errors.append(f"{where}: tls.mode acme needs tls.acme_email, a contact address for Let's Encrypt")
         if isinstance(domains, list) and any(isinstance(d, str) and d.startswith("*.") for d in domains):
             errors.append(f"{where}: tls.mode acme cannot serve wildcard domains (the webroot challenge "
@@ -120,15 +276,19 @@ def _check_tls(where: str, tls, domains) -> list[str]:
     return errors
 
 
-def _check_app(index: int, app) -> list[str]:
+def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
     where = _label(index, app)
     if not isinstance(app, dict):
         return [f"{where}: each app must be a mapping (got {type(app).__name__})"]
+    control = _control_characters(where, app)
+    if control:
+        # Nothing else of this app is judged: the rest of its checks would only repeat these.
+        return control
     errors = _unknown(where, app, KNOWN_FIELDS)
     name = app.get("name")
     if not isinstance(name, str) or not name:
         errors.append(f"{where}: name is required")
-    elif not NAME_RE.match(name) or len(name) > 32:
+    elif not NAME_RE.fullmatch(name) or len(name) > 32:
         errors.append(f"{where}: name {name!r} must match [a-z][a-z0-9_]* and have at most 32 characters "
                       "(it names the unix user, paths and units)")
     elif name in RESERVED_NAMES:
@@ -145,7 +305,7 @@ def _check_app(index: int, app) -> list[str]:
                 errors.append(f"{where}: domains: {domain!r} is not a valid lower-case host name")
         if len(set(map(str, domains))) != len(domains):
             errors.append(f"{where}: domains lists a name twice")
-    errors += _check_source(where, app.get("source"))
+    errors += _check_source(where, app.get("source"), allow_local_git)
     if kind == "static":
         for field in ("wsgi_server", "wsgi_app", "workers", "threads"):
             if app.get(field) is not None:
@@ -154,7 +314,7 @@ def _check_app(index: int, app) -> list[str]:
         errors.append(f"{where}: wsgi_server must be one of {', '.join(WSGI_SERVERS)} "
                       f"(got {app['wsgi_server']!r})")
     wsgi_app = app.get("wsgi_app")
-    if wsgi_app is not None and (not isinstance(wsgi_app, str) or not WSGI_RE.match(wsgi_app)):
+    if wsgi_app is not None and (not isinstance(wsgi_app, str) or not WSGI_RE.fullmatch(wsgi_app)):
         errors.append(f"{where}: wsgi_app {wsgi_app!r} must be module:callable "
                       "(for example blog.wsgi:application, or hello:create_app() for a factory)")
     if kind == "django" and wsgi_app is None:
@@ -185,6 +345,8 @@ def _check_app(index: int, app) -> list[str]:
             path = health.get("path", "/")
             if not isinstance(path, str) or not path.startswith("/"):
                 errors.append(f"{where}: health_check.path must start with /")
+            elif not HEALTH_PATH_RE.fullmatch(path):
+                errors.append(f"{where}: health_check.path must be a URL path without spaces")
             status = health.get("status", 200)
             if not isinstance(status, int) or not 100 <= status <= 599:
                 errors.append(f"{where}: health_check.status must be an HTTP status code")
@@ -205,21 +367,46 @@ def _check_app(index: int, app) -> list[str]:
             errors.append(f"{where}: django_superuser is for django apps")
         elif not isinstance(superuser, dict) or not superuser.get("username") or not superuser.get("password"):
             errors.append(f"{where}: django_superuser needs username and password (put the password in a vault)")
+    static_url = app.get("static_url")
+    if static_url is not None and (not isinstance(static_url, str) or not STATIC_URL_RE.fullmatch(static_url)
+                                   or "/../" in static_url or "/./" in static_url):
+        errors.append(f"{where}: static_url {static_url!r} must be a URL path that starts and ends with / "
+                      "(for example /static/), of letters, digits and . _ ~ -")
+    size = app.get("client_max_body_size")
+    if size is not None and (isinstance(size, bool) or not SIZE_RE.fullmatch(str(size))):
+        errors.append(f"{where}: client_max_body_size {size!r} must be a size such as 20m, 512k or 1g")
+    python = app.get("python")
+    if python is not None and (not isinstance(python, str) or not INTERPRETER_RE.fullmatch(python)
+                               or ".." in python.split("/")):
+        errors.append(f"{where}: python {python!r} must be an interpreter name (python3.12) or an absolute path")
+    errors += _check_packages(where, "python_packages", app.get("python_packages"))
+    if isinstance(build, dict):
+        errors += _check_packages(where, "build.packages", build.get("packages"))
+        if build.get("requirements") is not None and not is_relative_path(build["requirements"]):
+            errors.append(f"{where}: build.requirements must be a path relative to the source root, without '..'")
+    for field in ("workers", "threads"):
+        value = app.get(field)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            errors.append(f"{where}: {field} must be a whole number of at least 1")
+    errors += _check_nginx(where, app.get("nginx"))
     keep = app.get("keep_releases")
     if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 1):
         errors.append(f"{where}: keep_releases must be a whole number of at least 1")
     return errors
 
 
-def app_errors(apps) -> list[str]:
-    """One message per problem in ``apps``; an empty list when it is valid."""
+def app_errors(apps, allow_local_git=False) -> list[str]:
+    """One message per problem in ``apps``; an empty list when it is valid.
+
+    ``allow_local_git`` also accepts ``file:///path`` Git URLs (a repository on the host itself:
+    root reads it, so it is off unless the inventory says so)."""
     if apps is None:
         return ["pyweb_apps is not defined: list the apps of this host (see inventories/example)"]
     if not isinstance(apps, list):
         return [f"pyweb_apps must be a list of apps (got {type(apps).__name__})"]
     errors = []
     for index, app in enumerate(apps):
-        errors += _check_app(index, app)
+        errors += _check_app(index, app, bool(allow_local_git))
     names: dict[str, int] = {}
     owners: dict[str, str] = {}
     for index, app in enumerate(apps):

@@ -105,3 +105,42 @@ def test_health_checks_hold_no_secret():
     assert checks[0] == {"app": "blog", "domain": "blog.example.com", "path": "/", "scheme": "https",
                          "status": 200, "contains": "", "timeout": 10, "retries": 3}
     assert "secret" not in repr(checks)
+
+
+def test_local_git_only_when_allowed():
+    app = {"name": "blog", "type": "flask", "domains": ["blog.example.com"],
+           "source": {"git": "file:///srv/fixtures/blog.git", "version": "v1"}}
+    refused = apps.app_errors([app])
+    assert refused and "source.git must be" in refused[0]
+    assert apps.app_errors([app], allow_local_git=True) == []
+    # Even allowed, a local URL is a plain path: no other transport, no option.
+    for url in ("file://host/x.git", "file:///srv/x.git --upload-pack=x", "ext::sh -c x"):
+        app["source"]["git"] = url
+        assert apps.app_errors([app], allow_local_git=True), url
+
+
+def test_valid_urls_and_versions_pass():
+    for url in ("https://git.example.com/you/blog.git", "ssh://git@git.example.com:2222/you/blog.git",
+                "git@github.com:you/blog.git", "git://git.example.com/blog.git",
+                "https://user:token@git.example.com/blog.git"):
+        for version in ("HEAD", "v1.4.2", "main", "feature/login", "0a1b2c3d4e5f", "release-2024.10"):
+            app = {"name": "blog", "type": "flask", "domains": ["blog.example.com"],
+                   "source": {"git": url, "version": version}}
+            assert apps.app_errors([app]) == [], (url, version)
+
+
+def test_multiline_fields_keep_their_newlines():
+    app = {"name": "blog", "type": "flask", "domains": ["blog.example.com"],
+           "source": {"path": "blog", },
+           "tls": {"mode": "provided", "cert": "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+                   "key": "-----BEGIN PRIVATE KEY-----\r\nAA==\r\n-----END PRIVATE KEY-----\r\n"},
+           "release_commands": ["flask db upgrade\nflask seed"],
+           "nginx": {"raw": "location = /ping {\n\treturn 204;\n}\n",
+                     "locations": [{"path": "/api/", "config": "proxy_read_timeout 300s;\n"}],
+                     "headers": {"X-Frame-Options": "DENY"}, "hsts": {"max_age": 600},
+                     "try_files": "$uri $uri/ /index.html", "upstream_keepalive": 8}}
+    assert apps.app_errors([app]) == []
+    app["tls"]["key"] = "-----BEGIN PRIVATE KEY-----\x00"
+    assert apps.app_errors([app]) == [
+        "pyweb_apps[0] (blog): tls.key has a control character (a NUL byte): it would break the files "
+        "it is written to; remove it"]

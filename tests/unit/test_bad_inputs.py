@@ -4,6 +4,7 @@ docs/validation.md is that list rendered (so the documented table cannot drift f
 `python tests/unit/test_bad_inputs.py` rewrites docs/validation.md.
 """
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -34,6 +35,9 @@ def apps_of(case):
 def _input_text(case):
     value = case["apps"] if "apps" in case else case["app"]
     text = yaml.safe_dump(value, default_flow_style=True, width=1000, sort_keys=False).strip()
+    if "\n" in text:
+        # A value with a control character: JSON shows it escaped on one line.
+        text = json.dumps(value, ensure_ascii=True)
     return text.replace("|", "\\|")
 
 
