@@ -23,6 +23,8 @@ class Handler(BaseHTTPRequestHandler):
             "host": self.headers.get("Host"),
             "x_forwarded_proto": self.headers.get("X-Forwarded-Proto"),
             "x_forwarded_for": self.headers.get("X-Forwarded-For"),
+            "x_forwarded_host": self.headers.get("X-Forwarded-Host"),
+            "x_real_ip": self.headers.get("X-Real-IP"),
             "connection": self.headers.get("Connection"),
             "received": length,
         }).encode() + b"\n"
