@@ -29,6 +29,17 @@ options:
     type: list
     elements: str
     default: [.git, .hg, .svn, __pycache__, "*.pyc", .venv, venv, node_modules, .tox, .mypy_cache]
+  exclude_secrets:
+    description:
+      - Names of files that usually hold secrets or data (a developer's C(.env), keys, SQLite
+        databases), left out at any depth as well, and listed in RV(secrets_left_out). A release is
+        readable by the app's account and, for static files, by Nginx; secrets belong in the
+        app's C(secret_env). Names ending in C(.example), C(.sample), C(.template) or C(.dist)
+        are kept (templates, not secrets). Set to an empty list to keep everything.
+    type: list
+    elements: str
+    default: [.env, ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", id_rsa, id_dsa, id_ecdsa,
+              id_ed25519, .netrc, .pgpass, .pypirc, .htpasswd, "*.sqlite", "*.sqlite3", "*.db"]
 attributes:
   check_mode:
     support: full
@@ -58,6 +69,11 @@ files:
   description: How many files it holds.
   returned: success
   type: int
+secrets_left_out:
+  description: The paths (relative to O(path)) left out by O(exclude_secrets).
+  returned: success
+  type: list
+  elements: str
 """
 
 import fnmatch
@@ -70,18 +86,49 @@ import tarfile
 from ansible.module_utils.basic import AnsibleModule
 
 
+DEFAULT_EXCLUDE = [".git", ".hg", ".svn", "__pycache__", "*.pyc", ".venv", "venv", "node_modules", ".tox",
+                   ".mypy_cache"]
+DEFAULT_SECRETS = [".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "id_rsa", "id_dsa", "id_ecdsa",
+                   "id_ed25519", ".netrc", ".pgpass", ".pypirc", ".htpasswd", "*.sqlite", "*.sqlite3", "*.db"]
+# Templates of secret files, not secrets: kept.
+TEMPLATE_SUFFIXES = (".example", ".sample", ".template", ".dist")
+
+
 def excluded(name: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(name, p) for p in patterns)
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def pack(root: str, patterns: list[str]) -> tuple[bytes, int]:
+def secret_looking(name: str, patterns: list[str]) -> bool:
+    return not name.endswith(TEMPLATE_SUFFIXES) and excluded(name, patterns)
+
+
+def pack(root: str, patterns: list[str], secrets: list[str] | None = None) -> tuple[bytes, int, list[str]]:
+    """The tarball's bytes, how many files it holds, and the secret-looking paths left out."""
+    secrets = secrets or []
+    left_out = []
     raw = io.BytesIO()
     count = 0
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not excluded(d, patterns))
             rel_dir = os.path.relpath(dirpath, root)
-            for name in [*dirnames, *sorted(f for f in filenames if not excluded(f, patterns))]:
+            kept_dirs = []
+            for d in sorted(dirnames):
+                if excluded(d, patterns):
+                    continue
+                if secret_looking(d, secrets):
+                    left_out.append(os.path.normpath(os.path.join(rel_dir, d)))
+                    continue
+                kept_dirs.append(d)
+            dirnames[:] = kept_dirs
+            kept_files = []
+            for f in sorted(filenames):
+                if excluded(f, patterns):
+                    continue
+                if secret_looking(f, secrets):
+                    left_out.append(os.path.normpath(os.path.join(rel_dir, f)))
+                    continue
+                kept_files.append(f)
+            for name in [*dirnames, *kept_files]:
                 full = os.path.join(dirpath, name)
                 arcname = os.path.normpath(os.path.join(rel_dir, name))
                 info = tar.gettarinfo(full, arcname)
@@ -103,7 +150,7 @@ def pack(root: str, patterns: list[str]) -> tuple[bytes, int]:
     compressed = io.BytesIO()
     with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, filename="") as gz:
         gz.write(raw.getvalue())
-    return compressed.getvalue(), count
+    return compressed.getvalue(), count, sorted(left_out)
 
 
 def main():
@@ -111,16 +158,15 @@ def main():
         argument_spec={
             "path": {"type": "path", "required": True},
             "dest_dir": {"type": "path", "required": True},
-            "exclude": {"type": "list", "elements": "str",
-                        "default": [".git", ".hg", ".svn", "__pycache__", "*.pyc", ".venv", "venv",
-                                    "node_modules", ".tox", ".mypy_cache"]},
+            "exclude": {"type": "list", "elements": "str", "default": DEFAULT_EXCLUDE},
+            "exclude_secrets": {"type": "list", "elements": "str", "default": DEFAULT_SECRETS},
         },
         supports_check_mode=True,
     )
     path = module.params["path"]
     if not os.path.isdir(path):
         module.fail_json(msg=f"source folder {path} does not exist or is not a folder")
-    data, count = pack(path, module.params["exclude"])
+    data, count, left_out = pack(path, module.params["exclude"], module.params["exclude_secrets"])
     if count == 0:
         module.fail_json(msg=f"source folder {path} holds no files")
     digest = hashlib.sha256(data).hexdigest()
@@ -132,7 +178,7 @@ def main():
         with open(tmp, "wb") as handle:
             handle.write(data)
         os.replace(tmp, archive)
-    module.exit_json(changed=False, sha256=digest, archive=archive, files=count)
+    module.exit_json(changed=False, sha256=digest, archive=archive, files=count, secrets_left_out=left_out)
 
 
 if __name__ == "__main__":
