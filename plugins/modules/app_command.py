@@ -168,6 +168,9 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyweb.deploy.plugins.module_utils import envfile, sandbox
 
+# systemd (root) reads the extra variables from a root-only file here; it is removed afterwards.
+ENV_DIR = "/run"
+
 ARGUMENT_SPEC = {
     "user": {"type": "str", "required": True},
     "argv": {"type": "list", "elements": "str", "required": True},
@@ -248,7 +251,7 @@ def run(module, params, runner=subprocess.run, clock=time.monotonic):
                 text = envfile.render(params["env"])
             except ValueError as exc:
                 return True, {"unit": unit, "msg": f"{what(params)}: env: {exc}"}
-            fd, extra = tempfile.mkstemp(prefix="pyweb-env-", suffix=".env", dir="/run")
+            fd, extra = tempfile.mkstemp(prefix="pyweb-env-", suffix=".env", dir=ENV_DIR)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
             env_files.append(extra)
