@@ -119,6 +119,40 @@ def ask(p):
         conn.close()
 
 
+def judge(status, body, want_status, contains):
+    """What is wrong with an answer, in words; "" when it is the one wanted."""
+    if status != want_status:
+        return f"status {status}, expected {want_status}"
+    if contains and contains not in body:
+        return f"status {status}, but the body lacks {contains!r}"
+    return ""
+
+
+def check(p, asker=None, sleep=time.sleep):
+    """Ask up to p["retries"] times; returns (ok, result). ``asker`` and ``sleep`` for tests."""
+    asker = asker or ask
+    url = f"{p['scheme']}://{p['domain']}{p['path']}"
+    problem, status, body = "", None, ""
+    tries = max(1, p["retries"])
+    for attempt in range(1, tries + 1):
+        try:
+            status, body = asker(p)
+        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+            problem = f"no answer: {exc}"
+            status, body = None, ""
+        else:
+            problem = judge(status, body, p["status"], p["contains"])
+            if not problem:
+                return True, {"changed": False, "status": status, "body": body[:500],
+                              "attempts": attempt, "url": url}
+        if attempt < tries:
+            sleep(p["delay"])
+    return False, {
+        "msg": f"health check of {url} through {p['address']} failed after {tries} tries: {problem}"
+               + (f"\nbody: {body[:300]}" if body else ""),
+        "status": status, "body": body[:500], "attempts": tries, "url": url}
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -136,28 +170,10 @@ def main():
         },
         supports_check_mode=True,
     )
-    p = module.params
-    url = f"{p['scheme']}://{p['domain']}{p['path']}"
-    problem = ""
-    for attempt in range(1, max(1, p["retries"]) + 1):
-        try:
-            status, body = ask(p)
-        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
-            problem = f"no answer: {exc}"
-            status, body = None, ""
-        else:
-            if status != p["status"]:
-                problem = f"status {status}, expected {p['status']}"
-            elif p["contains"] and p["contains"] not in body:
-                problem = f"status {status}, but the body lacks {p['contains']!r}"
-            else:
-                module.exit_json(changed=False, status=status, body=body[:500], attempts=attempt, url=url)
-        if attempt < p["retries"]:
-            time.sleep(p["delay"])
-    module.fail_json(
-        msg=f"health check of {url} through {p['address']} failed after {p['retries']} tries: {problem}"
-            + (f"\nbody: {body[:300]}" if body else ""),
-        status=status, body=body[:500], attempts=p["retries"], url=url)
+    ok, result = check(module.params)
+    if ok:
+        module.exit_json(**result)
+    module.fail_json(**result)
 
 
 if __name__ == "__main__":
