@@ -124,6 +124,10 @@ def shared(app: str, base_dir: str, paths: list, release: str | None, ids: tuple
         components(p)
     uid, gid = ids
     changes = []
+    if check and not os.path.lexists(base_dir):  # check mode on a new host: the app has no folder yet
+        return [{"path": f"{base_dir}/shared/{p}", "before": {"state": "absent"},
+                 "after": {"state": "directory", "uid": uid, "gid": gid, "mode": "0750"}} for p in paths] \
+            + (release_links(base_dir, paths, release, check) if release else [])
     base_fd = open_anchor(base_dir)
     try:
         shared_fd, change = ensure_path(base_fd, base_dir, "shared", ROOT, (uid, gid, 0o750), check)
@@ -303,7 +307,12 @@ def main():
                         + ("" if check else "The release folder was removed; ") + "current is unchanged.",
                     links=[{"path": link, "target": target} for link, target in bad])
             module.exit_json(**result)
-        ids = app_ids(app)
+        try:
+            ids = app_ids(app)
+        except KeyError:
+            if not check:  # check mode on a new host: the account is not there yet
+                raise
+            ids = (-1, -1)
         # A dry pass first: a refusal comes before any change, so nothing on the host changes.
         if action == "shared":
             shared(app, p["base_dir"], p["paths"], p["release"], ids, True)
