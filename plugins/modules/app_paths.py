@@ -1,0 +1,348 @@
+#!/usr/bin/python
+# Copyright: pyweb.deploy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Root's file operations in folders an app or its repository controls, never following a link."""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: app_paths
+short_description: Make an app's shared folders and a release's links without following links
+description:
+  - Root's file operations in the folders an app (C(shared/)) or its repository (a release) controls.
+    Every path is walked one name at a time from a folder root owns, with C(O_NOFOLLOW); a symbolic
+    link where a folder belongs is refused with a message naming the app and the path, never
+    followed, and owners and modes are set through the opened folder. When it refuses, nothing
+    on the host has changed (C(check_release) removes the refused release folder, which is not current).
+  - "O(action=shared): the app's folders O(base_dir)/shared/<path> for each of O(paths) (owner and
+    group the app, mode 0750; missing parents inside shared/ alike) and, when O(release) is set, the
+    links O(release)/<path> -> O(base_dir)/shared/<path>: the release's own copy of the path is removed,
+    missing parent folders are created root-owned 0755. A link the app planted in shared/ is refused."
+  - "O(action=check_release): refuses a release that holds a symbolic link leaving it (an absolute
+    target, or a relative one that resolves above the release, through other links too). Run it
+    right after the code is exported, before anything else reads or changes the release."
+  - "O(action=lend): makes O(release)/O(path) an empty folder the app owns (mode 0755; parents
+    root-owned 0755), for a build step that writes there as the app; a copy the release ships is removed."
+  - "O(action=reclaim): gives O(release)/O(path) and all it holds back to root, top down and never
+    following a link, without set-id bits nor group or other write; refuses an entry owned by someone
+    else than the app or root, a file with several hard links, a device, fifo or socket, and a link
+    in it that leaves O(path)."
+version_added: 0.2.0
+author: pyweb.deploy developers
+options:
+  app:
+    description: The app; its user and group (same name) own what the app may write.
+    type: str
+    required: true
+  action:
+    description: What to do (see the description).
+    type: str
+    required: true
+    choices: [shared, check_release, lend, reclaim]
+  base_dir:
+    description: The app's folder, root-owned, holding C(shared/). Required for O(action=shared).
+    type: path
+  paths:
+    description: Shared paths, relative to C(shared/) and to the release (no C(..)).
+    type: list
+    elements: str
+    default: []
+  release:
+    description: A release folder (root-owned). Required except for O(action=shared).
+    type: path
+  path:
+    description: The folder in O(release) that O(action=lend) and O(action=reclaim) work on.
+    type: str
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Create the shared folders and link them into the release
+  pyweb.deploy.app_paths:
+    app: blog
+    action: shared
+    base_dir: /srv/apps/blog
+    paths: [media, data]
+    release: /srv/apps/blog/releases/0123456789ab
+
+- name: Refuse a release whose repository carries a link that leaves it
+  pyweb.deploy.app_paths:
+    app: blog
+    action: check_release
+    release: /srv/apps/blog/releases/0123456789ab
+
+- name: Lend the app the folder collectstatic writes, then give it back to root
+  pyweb.deploy.app_paths:
+    app: blog
+    action: "{{ item }}"
+    release: /srv/apps/blog/releases/0123456789ab
+    path: staticfiles
+  loop: [lend, reclaim]
+"""
+
+RETURN = r"""
+changes:
+  description: What changed (or would change in check mode), one item per path, with before and after.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{path: /srv/apps/blog/shared/media, before: {state: absent},
+            after: {state: directory, uid: 998, gid: 998, mode: "0750"}}]
+reclaimed:
+  description: How many entries O(action=reclaim) gave back to root.
+  returned: when O(action=reclaim)
+  type: int
+"""
+
+import grp
+import os
+import pwd
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import (
+        UnsafePath, components, ensure_link, ensure_path, links_leaving, open_anchor, reclaim_tree, remove_tree)
+except ImportError:  # tests/unit loads this file alone, with safepath on sys.path
+    from safepath import (  # type: ignore[no-redef]
+        UnsafePath, components, ensure_link, ensure_path, links_leaving, open_anchor, reclaim_tree, remove_tree)
+
+ROOT = (0, 0, 0o755)
+
+
+def app_ids(app: str) -> tuple:
+    """The app's uid and gid (its group has its name)."""
+    return pwd.getpwnam(app).pw_uid, grp.getgrnam(app).gr_gid
+
+
+def shared(app: str, base_dir: str, paths: list, release: str | None, ids: tuple, check: bool) -> list:
+    """The shared folders, then the release's links to them. Returns the changes."""
+    for p in paths:
+        components(p)
+    uid, gid = ids
+    changes = []
+    if check and not os.path.lexists(base_dir):  # check mode on a new host: the app has no folder yet
+        return [{"path": f"{base_dir}/shared/{p}", "before": {"state": "absent"},
+                 "after": {"state": "directory", "uid": uid, "gid": gid, "mode": "0750"}} for p in paths] \
+            + (release_links(base_dir, paths, release, check) if release else [])
+    base_fd = open_anchor(base_dir)
+    try:
+        shared_fd, change = ensure_path(base_fd, base_dir, "shared", ROOT, (uid, gid, 0o750), check)
+        changes += change
+        try:
+            for p in paths:
+                fd, change = ensure_path(shared_fd if shared_fd is not None else base_fd,
+                                         base_dir + "/shared", p, (uid, gid, 0o750), (uid, gid, 0o750), check)
+                changes += change
+                if fd is not None:
+                    os.close(fd)
+        finally:
+            if shared_fd is not None:
+                os.close(shared_fd)
+    finally:
+        os.close(base_fd)
+    if release:
+        changes += release_links(base_dir, paths, release, check)
+    return changes
+
+
+def release_links(base_dir: str, paths: list, release: str, check: bool) -> list:
+    """Link each shared path into the release, its parents root-owned, never following a link."""
+    changes = []
+    if check and not os.path.lexists(release):  # a new release in check mode: nothing exported
+        return [{"path": f"{release}/{p}", "before": {"state": "absent"},
+                 "after": {"state": "symbolic link", "target": f"{base_dir}/shared/{p}"}} for p in paths]
+    rel_fd = open_anchor(release)
+    try:
+        for p in paths:
+            parts = components(p)
+            if len(parts) > 1:
+                fd, change = ensure_path(rel_fd, release, "/".join(parts[:-1]), ROOT, ROOT, check)
+                changes += change
+            else:
+                fd = os.dup(rel_fd)
+            target = f"{base_dir.rstrip('/')}/shared/{'/'.join(parts)}"
+            shown = f"{release.rstrip('/')}/{'/'.join(parts)}"
+            if fd is None:
+                changes.append({"path": shown, "before": {"state": "absent"},
+                                "after": {"state": "symbolic link", "target": target}})
+                continue
+            try:
+                change = ensure_link(fd, parts[-1], shown, target, check)
+            finally:
+                os.close(fd)
+            if change:
+                changes.append(change)
+    finally:
+        os.close(rel_fd)
+    return changes
+
+
+def check_release(release: str, check: bool) -> list:
+    """The links in a release that leave it; the refused release is removed (not in check mode)."""
+    if not os.path.lexists(release):
+        return []
+    fd = open_anchor(release)
+    try:
+        bad = links_leaving(fd)
+    finally:
+        os.close(fd)
+    if bad and not check:
+        parent, name = os.path.split(release.rstrip("/"))
+        pfd = open_anchor(parent)
+        try:
+            remove_tree(pfd, name)
+        finally:
+            os.close(pfd)
+    return bad
+
+
+def lend(release: str, path: str, ids: tuple, check: bool) -> list:
+    """An empty folder release/path owned by the app (a shipped copy removed), parents root's."""
+    parts = components(path)
+    if check and not os.path.lexists(release):
+        return [{"path": f"{release}/{path}", "before": {"state": "absent"},
+                 "after": {"state": "directory", "uid": ids[0], "gid": ids[1], "mode": "0755"}}]
+    rel_fd = open_anchor(release)
+    try:
+        changes = []
+        if len(parts) > 1:
+            fd, changes = ensure_path(rel_fd, release, "/".join(parts[:-1]), ROOT, ROOT, check)
+        else:
+            fd = os.dup(rel_fd)
+        shown = f"{release.rstrip('/')}/{path}"
+        if fd is None:
+            return changes + [{"path": shown, "before": {"state": "absent"},
+                               "after": {"state": "directory", "uid": ids[0], "gid": ids[1], "mode": "0755"}}]
+        try:
+            if os.listdir(fd) and parts[-1] in os.listdir(fd):
+                st = os.lstat(parts[-1], dir_fd=fd)
+                if not check:
+                    remove_tree(fd, parts[-1])
+                changes.append({"path": shown, "before": {"state": "present", "uid": st.st_uid},
+                                "after": {"state": "absent"}})
+            if check:
+                return changes + [{"path": shown, "before": {"state": "absent"},
+                                   "after": {"state": "directory", "uid": ids[0], "gid": ids[1], "mode": "0755"}}]
+            child, change = ensure_path(fd, shown.rsplit("/", 1)[0], parts[-1], ROOT, (ids[0], ids[1], 0o755), check)
+            os.close(child)
+            return changes + change
+        finally:
+            os.close(fd)
+    finally:
+        os.close(rel_fd)
+
+
+def reclaim(release: str, path: str, ids: tuple, check: bool) -> tuple:
+    """Give release/path back to root (see reclaim_tree); then refuse links in it that leave it.
+    Returns (count, links leaving)."""
+    parts = components(path)
+    if check and not os.path.lexists(release):
+        return 0, []
+    rel_fd = open_anchor(release)
+    try:
+        fd, _ = ensure_path(rel_fd, release, "/".join(parts[:-1]), ROOT, ROOT, True) if len(parts) > 1 \
+            else (os.dup(rel_fd), [])
+        if fd is None:
+            return 0, []
+        try:
+            shown = f"{release.rstrip('/')}/{path}"
+            if check and not os.path.lexists(shown):
+                return 0, []
+            count = reclaim_tree(fd, parts[-1], shown, 0, 0, {0, ids[0]}, check)
+            out_fd = os.open(parts[-1], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            try:
+                bad = links_leaving(out_fd)
+            finally:
+                os.close(out_fd)
+            return count, bad
+        finally:
+            os.close(fd)
+    finally:
+        os.close(rel_fd)
+
+
+def diff_of(changes: list) -> dict:
+    def show(state):
+        text = state["state"]
+        if "uid" in state and "gid" in state:
+            text += f" {state['uid']}:{state['gid']}"
+        if "mode" in state:
+            text += f" {state['mode']}"
+        if "target" in state:
+            text += f" -> {state['target']}"
+        return text
+    return {"before": "".join(f"{c['path']}: {show(c['before'])}\n" for c in changes),
+            "after": "".join(f"{c['path']}: {show(c['after'])}\n" for c in changes)}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            app=dict(type="str", required=True),
+            action=dict(type="str", required=True, choices=["shared", "check_release", "lend", "reclaim"]),
+            base_dir=dict(type="path"),
+            paths=dict(type="list", elements="str", default=[]),
+            release=dict(type="path"),
+            path=dict(type="str"),
+        ),
+        required_if=[("action", "shared", ["base_dir"]), ("action", "check_release", ["release"]),
+                     ("action", "lend", ["release", "path"]), ("action", "reclaim", ["release", "path"])],
+        supports_check_mode=True,
+    )
+    p = module.params
+    app, action, check = p["app"], p["action"], module.check_mode
+    result = {"changed": False, "changes": []}
+    try:
+        if action == "check_release":
+            bad = check_release(p["release"], check)
+            if bad:
+                module.fail_json(
+                    msg=f"{app}: the release {p['release']} holds symbolic links that leave it, which root "
+                        f"will not follow: {', '.join(f'{link} -> {target}' for link, target in bad)}. Remove them "
+                        "from the repository (or source folder) and deploy again. "
+                        + ("" if check else "The release folder was removed; ") + "current is unchanged.",
+                    links=[{"path": link, "target": target} for link, target in bad])
+            module.exit_json(**result)
+        try:
+            ids = app_ids(app)
+        except KeyError:
+            if not check:  # check mode on a new host: the account is not there yet
+                raise
+            ids = (-1, -1)
+        # A dry pass first: a refusal comes before any change, so nothing on the host changes.
+        if action == "shared":
+            shared(app, p["base_dir"], p["paths"], p["release"], ids, True)
+            result["changes"] = shared(app, p["base_dir"], p["paths"], p["release"], ids, check)
+        elif action == "lend":
+            lend(p["release"], p["path"], ids, True)
+            result["changes"] = lend(p["release"], p["path"], ids, check)
+        else:
+            reclaim(p["release"], p["path"], ids, True)
+            count, bad = reclaim(p["release"], p["path"], ids, check)
+            if bad:
+                module.fail_json(
+                    msg=f"{app}: {p['release']}/{p['path']} holds symbolic links that leave it: "
+                        f"{', '.join(f'{link} -> {target}' for link, target in bad)}. The build must not "
+                        "write links out of its output; the release does not become current.",
+                    reclaimed=count)
+            result["reclaimed"] = count
+            result["changed"] = count > 0
+    except UnsafePath as e:
+        hint = (" Remove the link (or file) there as the app's user, and deploy again." if action == "shared"
+                else " Nothing was changed there; the release does not become current.")
+        module.fail_json(msg=f"{app}: {e}; root does not follow links the app or its repository controls.{hint}")
+    except KeyError as e:
+        module.fail_json(msg=f"{app}: the app's user or group does not exist ({e}).")
+    if result["changes"]:
+        result["changed"] = True
+        if module._diff:
+            result["diff"] = diff_of(result["changes"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
