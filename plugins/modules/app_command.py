@@ -59,6 +59,17 @@ options:
     description: What the command does, for the failure message.
     type: str
     default: ""
+  read_write_paths:
+    description:
+      - Paths the command may write (a virtualenv being built). Accepted here; the sandboxed
+        version of this module makes everything else read-only to the command.
+    type: list
+    elements: path
+    default: []
+  timeout:
+    description: Seconds the command may run before it is killed and the task fails; 0 for no limit.
+    type: int
+    default: 0
 attributes:
   check_mode:
     support: partial
@@ -125,6 +136,8 @@ def main():
             "tail": {"type": "int", "default": 30},
             "read_only": {"type": "bool", "default": False},
             "description": {"type": "str", "default": ""},
+            "read_write_paths": {"type": "list", "elements": "path", "default": []},
+            "timeout": {"type": "int", "default": 0},
         },
         supports_check_mode=True,
     )
@@ -156,7 +169,11 @@ def main():
 
     try:
         proc = subprocess.run(p["argv"], cwd=p["chdir"], env=env, preexec_fn=demote,
-                              stdin=subprocess.DEVNULL, capture_output=True, check=False)
+                              stdin=subprocess.DEVNULL, capture_output=True, check=False,
+                              timeout=p["timeout"] or None)
+    except subprocess.TimeoutExpired:
+        what = p["description"] or " ".join(p["argv"])
+        module.fail_json(msg=f"{what} did not finish within {p['timeout']} s as {p['user']} in {p['chdir']}")
     except OSError as exc:
         module.fail_json(msg=f"cannot run {p['argv'][0]}: {exc.strerror}")
     out = proc.stdout.decode("utf-8", "replace").splitlines()[-p["tail"]:]
