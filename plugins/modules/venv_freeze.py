@@ -17,7 +17,7 @@ description:
   - Refuses (and changes nothing more) a tree with a device file, a hard-linked file (its other
     name could be outside the tree), or a file that keeps a set-user-ID or set-group-ID bit.
   - Then replaces whatever is at O(marker) in the top folder by a new root-owned C(0644) file
-    holding O(marker_content): the record pyweb.deploy.venv_info trusts.
+    holding O(marker_content), the record pyweb.deploy.venv_info trusts.
   - Skipped in check mode.
 version_added: 0.2.0
 author: pyweb.deploy developers

@@ -85,7 +85,7 @@ packages:
   returned: always
   type: dict
 requirements_escapes:
-  description: The C(-r)/C(-c) lines of O(requirements_file) (and its includes) naming a file outside its folder, as C(file: line).
+  description: The C(-r)/C(-c) lines of O(requirements_file) (and its includes) naming a file outside its folder, each as the path of the file it is in, a colon and the line.
   returned: always
   type: list
   elements: str
