@@ -72,6 +72,12 @@ version:
   description: The interpreter version C(pyvenv.cfg) records (C(version) or uv's C(version_info)); empty when none.
   returned: always
   type: str
+parent_safe:
+  description:
+    - The folder that holds O(path) is a real directory owned by root and writable by root only
+      (or does not exist yet), so no other user can put a link where the virtualenv is built.
+  returned: always
+  type: bool
 python_found:
   description: C(bin/python) leads to an existing file (it is not run).
   returned: always
@@ -224,8 +230,13 @@ def describe(path: str, marker: str, packages: list) -> dict:
     frozen = st is not None and is_frozen(st)
     cfg_text = read_text(os.path.join(path, "pyvenv.cfg")) if st is not None else None
     cfg = parse_pyvenv_cfg(cfg_text) if cfg_text is not None else {}
+    try:
+        parent = os.lstat(os.path.dirname(os.path.abspath(path)))
+    except FileNotFoundError:
+        parent = None  # root makes it (check mode on a new host)
     return {
         "exists": st is not None,
+        "parent_safe": parent is None or is_frozen(parent),
         "frozen": frozen,
         "pyvenv_cfg": cfg,
         "version": cfg.get("version") or cfg.get("version_info") or "",

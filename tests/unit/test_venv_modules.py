@@ -154,3 +154,12 @@ def test_marker_replaces_a_planted_link_without_writing_through_it(tmp_path):
     assert target.read_text() == "keep"
     st = os.lstat(venv / ".pyweb-venv.json")
     assert (st.st_uid, oct(st.st_mode & 0o777)) == (0, "0o644")
+
+
+def test_a_parent_others_can_write_is_not_safe(tmp_path):
+    venv = make_venv(tmp_path)
+    os.chmod(tmp_path, 0o777)
+    assert not venv_info.describe(str(venv), ".pyweb-venv.json", [])["parent_safe"]
+    os.chmod(tmp_path, 0o755)
+    assert venv_info.describe(str(venv), ".pyweb-venv.json", [])["parent_safe"] == (os.stat(tmp_path).st_uid == 0)
+    assert venv_info.describe(str(tmp_path / "new" / "venv"), ".pyweb-venv.json", [])["parent_safe"]
