@@ -1,6 +1,5 @@
 """Unit tests of plugins/module_utils/safepath.py and the app_paths module's functions: root
 never follows a link below a path the app or its repository controls."""
-import importlib.util
 import os
 import stat
 import sys
@@ -9,14 +8,11 @@ from pathlib import Path
 import pytest
 
 _ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(_ROOT / "plugins" / "module_utils"))
-_spec = importlib.util.spec_from_file_location("safepath", _ROOT / "plugins" / "module_utils" / "safepath.py")
-safepath = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(safepath)
-sys.modules["safepath"] = safepath
-_spec = importlib.util.spec_from_file_location("app_paths", _ROOT / "plugins" / "modules" / "app_paths.py")
-app_paths = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(app_paths)
+# Imported as the collection (make link), like the other module tests: app_paths imports safepath
+# from there, so the exceptions the tests expect are the same classes.
+sys.path.insert(0, str(_ROOT / ".cache" / "collections"))
+from ansible_collections.pyweb.deploy.plugins.module_utils import safepath  # noqa: E402
+from ansible_collections.pyweb.deploy.plugins.modules import app_paths  # noqa: E402
 
 ME = (os.getuid(), os.getgid())
 IS_ROOT = os.getuid() == 0
