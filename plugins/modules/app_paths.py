@@ -265,11 +265,19 @@ def reclaim(release: str, path: str, ids: tuple, check: bool) -> tuple:
         os.close(rel_fd)
 
 
+def _name(lookup, number: int) -> str:
+    try:
+        return lookup(number)[0]
+    except (KeyError, OverflowError):
+        return str(number)
+
+
 def diff_of(changes: list) -> dict:
+    """Before and after, one line per path, owners by name: what --diff shows."""
     def show(state):
         text = state["state"]
         if "uid" in state and "gid" in state:
-            text += f" {state['uid']}:{state['gid']}"
+            text += f" {_name(pwd.getpwuid, state['uid'])}:{_name(grp.getgrgid, state['gid'])}"
         if "mode" in state:
             text += f" {state['mode']}"
         if "target" in state:

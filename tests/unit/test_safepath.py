@@ -95,7 +95,8 @@ def test_shared_fixes_mode_through_the_folder(base):
     changes = app_paths.shared("site", str(base), ["media"], None, ME, False)
     assert mode(base / "shared/media") == 0o750
     assert changes[0]["before"]["mode"] == "0777" and changes[0]["after"]["mode"] == "0750"
-    assert app_paths.diff_of(changes)["after"].endswith(" 0750\n")
+    owner = f"{app_paths._name(app_paths.pwd.getpwuid, ME[0])}:{app_paths._name(app_paths.grp.getgrgid, ME[1])}"
+    assert app_paths.diff_of(changes)["after"] == f"{base}/shared/media: directory {owner} 0750\n"
 
 
 def test_a_link_planted_in_shared_is_refused_and_not_followed(base, outside):
