@@ -14,7 +14,7 @@ description:
     replaced by the JSON file at the next switch.
   - O(state=present) reads, and returns what a rollback needs (RV(rollback_candidate)).
   - O(state=switched) moves C(current) to O(release) with one C(rename(2)) (a request sees the old
-    release or the new one), records the switch, and removes releases beyond O(keep): the current
+    release or the new one), records the switch, and removes releases beyond O(keep). The current
     release and the ones in O(protect) are always kept; the others are kept by how recently
     C(current) pointed at them; releases never switched to (refused before their switch) go
     before those, and releases marked C(.pyweb-failed) (put back by a failed check) go first.
