@@ -85,8 +85,8 @@ releases:
   returned: always
   type: list
   elements: str
-failed:
-  description: The releases marked C(.pyweb-failed).
+failed_releases:
+  description: The releases marked C(.pyweb-failed) (not C(failed), which Ansible reads as the task's own state).
   returned: always
   type: list
   elements: str
@@ -250,7 +250,7 @@ def run(params: dict, check_mode: bool) -> dict:
     last_switch = {r: i for i, r in enumerate(history)}
     ordered = sorted(releases, key=lambda r: (r not in last_switch, -last_switch.get(r, 0), -releases[r]["mtime"], r))
     failed = sorted(r for r, info in releases.items() if info["failed"])
-    result.update(releases=ordered, failed=failed, history=history,
+    result.update(releases=ordered, failed_releases=failed, history=history,
                   rollback_candidate=rollback_candidate(history, result["current"], ordered, failed))
     return result
 

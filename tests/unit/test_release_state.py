@@ -75,7 +75,7 @@ def test_rollback_candidate_skips_current_failed_and_removed(tmp_path):
     base = app(tmp_path, ["r1", "r2", "r3"], current="r3", history=["r9", "r1", "r2", "r3"], failed=["r2"])
     result = mod.run({"base_dir": base, "state": "present", "release": None, "keep": 5, "protect": []}, False)
     assert result["rollback_candidate"] == "r1"
-    assert result["releases"][0] == "r3" and result["failed"] == ["r2"] and not result["changed"]
+    assert result["releases"][0] == "r3" and result["failed_releases"] == ["r2"] and "failed" not in result and not result["changed"]
 
 
 def test_a_link_in_releases_is_not_a_release_and_is_never_followed(tmp_path):
