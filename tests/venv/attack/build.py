@@ -1,8 +1,8 @@
 """Build the venv scenario's two hostile packages with nothing but the standard library.
 
 pywebpth (a wheel) ships a .pth file: it runs whenever the venv's python starts. pywebsdist (an
-sdist) has a setup.py: it runs when the package is built. Each appends the uid it ran as to a file
-in /tmp; verify.yml asserts that root (uid 0) never ran either.
+sdist) has a setup.py: it runs when the package is built. Each sends a line to the journal, which
+records the uid it ran as; verify.yml asserts that root (uid 0) never ran either.
 
     python3 build.py DIST_FOLDER
 """
@@ -14,17 +14,19 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-PTH = ("import os; exec(\"try:\\n with open('/tmp/pyweb-attack-pth.uids', 'a') as f: "
-       "f.write(str(os.getuid()) + '\\\\n')\\nexcept OSError: pass\")\n")
-SETUP = """import os
-try:
-    with open('/tmp/pyweb-attack-sdist.uids', 'a') as f:
-        f.write(str(os.getuid()) + '\\n')
-except OSError:
-    pass
-from setuptools import setup
-setup(name='pywebsdist', version='1.0', py_modules=[])
-"""
+# Each one sends a line to journald's syslog socket: journald records the sender's uid (_UID) from
+# the kernel's credentials, whatever the code claims, and the socket is reachable from a
+# sandboxed build too (which has a private /tmp, where a marker file would vanish).
+JOURNAL = "/run/systemd/journal/dev-log"
+_SEND = ("try:\n"
+         " s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+         " s.sendto(('<13>{tag}: ran as uid ' + str(os.getuid())).encode(), " + repr(JOURNAL) + ")\n"
+         "except OSError:\n"
+         " pass\n")
+# A .pth line runs only if it starts with "import": one line that execs the sender.
+PTH = "import os, socket; exec(" + repr(_SEND.format(tag="pyweb-attack-pth")) + ")\n"
+SETUP = ("import os, socket\n" + _SEND.format(tag="pyweb-attack-sdist")
+         + "from setuptools import setup\nsetup(name='pywebsdist', version='1.0', py_modules=[])\n")
 
 
 def wheel(dist: Path) -> None:
