@@ -54,6 +54,14 @@ options:
         root-only file, never a command line.
     type: dict
     default: {}
+  public_env:
+    description:
+      - Further variables that are not secret (installer switches, paths), set like O(env) through
+        the root-only file but not masked in the output. Ansible masks every value of a C(no_log)
+        option wherever it appears, so a switch such as C(1) in O(env) would hide every C(1) of the
+        command's output. O(env) wins on a clash.
+    type: dict
+    default: {}
   path_prepend:
     description: Folders put in front of C(PATH) (a virtualenv's C(bin)).
     type: list
@@ -177,6 +185,7 @@ ARGUMENT_SPEC = {
     "chdir": {"type": "path", "required": True},
     "env_file": {"type": "path"},
     "env": {"type": "dict", "default": {}, "no_log": True},
+    "public_env": {"type": "dict", "default": {}},
     "path_prepend": {"type": "list", "elements": "path", "default": []},
     "read_write_paths": {"type": "list", "elements": "path", "default": []},
     "timeout": {"type": "int", "default": 900},
@@ -246,9 +255,10 @@ def run(module, params, runner=subprocess.run, clock=time.monotonic):
         env_files.append(params["env_file"])
     extra = None
     try:
-        if params["env"]:
+        variables = {**params.get("public_env", {}), **params["env"]}
+        if variables:
             try:
-                text = envfile.render(params["env"])
+                text = envfile.render(variables)
             except ValueError as exc:
                 return True, {"unit": unit, "msg": f"{what(params)}: env: {exc}"}
             fd, extra = tempfile.mkstemp(prefix="pyweb-env-", suffix=".env", dir=ENV_DIR)
