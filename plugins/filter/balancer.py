@@ -10,6 +10,7 @@ on accept HTTP(S) only from them.
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 from ansible.errors import AnsibleFilterError
@@ -63,6 +64,31 @@ def balancer_sources(balancers, hostvars):
     return sources
 
 
+def balancer_backend_apps(hosts, hostvars, backend_dir):
+    """The apps whose hosts would serve them with a self-signed certificate: behind the balancers
+    they serve the collection's backend certificate instead. One entry per app (the first host
+    that lists it describes it): name, domains, and the base path of its certificate and key in
+    ``backend_dir`` (named by the domains, so new domains get a new certificate)."""
+    try:
+        from ansible_collections.pyweb.deploy.plugins.filter.apps import apps_normalized
+    except ImportError:  # pragma: no cover - only outside a collection
+        from apps import apps_normalized
+    seen, out = set(), []
+    for host in hosts:
+        variables = hostvars[host]
+        apps = (variables["pyweb_apps"] if "pyweb_apps" in variables else None) or []
+        for app in apps_normalized(apps):
+            if app["name"] in seen:
+                continue
+            seen.add(app["name"])
+            if app["tls"]["mode"] != "selfsigned":
+                continue
+            digest = hashlib.sha1(",".join(app["domains"]).encode()).hexdigest()[:10]
+            out.append({"name": app["name"], "domains": list(app["domains"]),
+                        "base": f"{backend_dir}/{app['name']}-{digest}"})
+    return out
+
+
 class FilterModule:
     def filters(self):
-        return {"balancer_sources": balancer_sources}
+        return {"balancer_sources": balancer_sources, "balancer_backend_apps": balancer_backend_apps}

@@ -53,3 +53,18 @@ def test_an_override_that_is_not_an_address_is_refused(bad):
     # It is written into nginx.conf and the nftables rules: nothing but an address may pass.
     with pytest.raises(AnsibleFilterError, match="is not an IP address or network"):
         balancer_sources(["lb1"], {"lb1": {"pyweb_balancer_source": bad}})
+
+
+def test_backend_apps_are_the_self_signed_ones_once_each():
+    import hashlib
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
+    from ansible_collections.pyweb.deploy.plugins.filter.balancer import balancer_backend_apps
+    blog = {"name": "blog", "type": "static", "domains": ["blog.test", "www.blog.test"], "source": {"path": "x"}}
+    shop = {**blog, "name": "shop", "domains": ["shop.test"], "tls": {"mode": "provided", "cert": "c", "key": "k"}}
+    plain = {**blog, "name": "plain", "domains": ["plain.test"], "tls": {"mode": "none"}}
+    hostvars = {"app1": {"pyweb_apps": [blog, shop, plain]}, "app2": {"pyweb_apps": [blog]}, "app3": {}}
+    digest = hashlib.sha1(b"blog.test,www.blog.test").hexdigest()[:10]
+    assert balancer_backend_apps(["app1", "app2", "app3"], hostvars, "/etc/pyweb/balancer/backend") == [
+        {"name": "blog", "domains": ["blog.test", "www.blog.test"], "base": f"/etc/pyweb/balancer/backend/blog-{digest}"}]
+    assert balancer_backend_apps(["app3"], hostvars, "/x") == []
