@@ -128,6 +128,11 @@ def _check_env(where: str, field: str, value) -> list[str]:
     return errors
 
 
+def _not_whole(value, minimum: int) -> bool:
+    """Set, and not a whole number of at least ``minimum`` (true and false are not numbers)."""
+    return value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum)
+
+
 def _field_path(parts) -> str:
     out = ""
     for part in parts:
@@ -190,9 +195,7 @@ def _check_nginx(where: str, nginx) -> list[str]:
             continue
         if not isinstance(value, str) or (key != "immutable_assets" and re.search(r"[;{}\"'\\]", value)):
             errors.append(f"{where}: nginx.{key} must be one directive's value (no ; {{ }} quotes or backslashes)")
-    if nginx.get("upstream_keepalive") is not None and (
-            not isinstance(nginx["upstream_keepalive"], int) or isinstance(nginx["upstream_keepalive"], bool)
-            or nginx["upstream_keepalive"] < 0):
+    if _not_whole(nginx.get("upstream_keepalive"), 0):
         errors.append(f"{where}: nginx.upstream_keepalive must be a whole number of at least 0")
     if nginx.get("buffering") is not None and not isinstance(nginx["buffering"], bool):
         errors.append(f"{where}: nginx.buffering must be true or false")
@@ -247,7 +250,7 @@ def _check_source(where: str, source, allow_local_git: bool = False) -> list[str
         if source.get(key) is not None and not isinstance(source[key], bool):
             errors.append(f"{where}: source.{key} must be true or false")
     depth = source.get("depth")
-    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 1):
+    if _not_whole(depth, 1):
         errors.append(f"{where}: source.depth must be a whole number of at least 1")
     return errors
 
@@ -386,11 +389,11 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
             errors.append(f"{where}: build.requirements must be a path relative to the source root, without '..'")
     for field in ("workers", "threads"):
         value = app.get(field)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        if _not_whole(value, 1):
             errors.append(f"{where}: {field} must be a whole number of at least 1")
     errors += _check_nginx(where, app.get("nginx"))
     keep = app.get("keep_releases")
-    if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 1):
+    if _not_whole(keep, 1):
         errors.append(f"{where}: keep_releases must be a whole number of at least 1")
     return errors
 

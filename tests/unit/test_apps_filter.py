@@ -144,3 +144,15 @@ def test_multiline_fields_keep_their_newlines():
     assert apps.app_errors([app]) == [
         "pyweb_apps[0] (blog): tls.key has a control character (a NUL byte): it would break the files "
         "it is written to; remove it"]
+
+
+def test_whole_numbers_are_checked_alike_everywhere():
+    base = {"name": "blog", "type": "flask", "domains": ["blog.example.com"],
+            "source": {"git": "https://git.example.com/blog.git", "version": "v1"}}
+    for bad in (True, 0, "2", 1.5):
+        for field, value in (("workers", bad), ("threads", bad), ("keep_releases", bad)):
+            assert apps.app_errors([{**base, field: value}]), (field, value)
+        assert apps.app_errors([{**base, "source": {**base["source"], "depth": bad}}]), ("depth", bad)
+    assert apps.app_errors([{**base, "nginx": {"upstream_keepalive": -1}}])
+    assert apps.app_errors([{**base, "nginx": {"upstream_keepalive": 0}, "workers": 3, "threads": 1,
+                             "keep_releases": 2, "source": {**base["source"], "depth": 1}}]) == []
