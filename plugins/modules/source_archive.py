@@ -111,24 +111,20 @@ def pack(root: str, patterns: list[str], secrets: list[str] | None = None) -> tu
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for dirpath, dirnames, filenames in os.walk(root):
             rel_dir = os.path.relpath(dirpath, root)
-            kept_dirs = []
-            for d in sorted(dirnames):
-                if excluded(d, patterns):
-                    continue
-                if secret_looking(d, secrets):
-                    left_out.append(os.path.normpath(os.path.join(rel_dir, d)))
-                    continue
-                kept_dirs.append(d)
-            dirnames[:] = kept_dirs
-            kept_files = []
-            for f in sorted(filenames):
-                if excluded(f, patterns):
-                    continue
-                if secret_looking(f, secrets):
-                    left_out.append(os.path.normpath(os.path.join(rel_dir, f)))
-                    continue
-                kept_files.append(f)
-            for name in [*dirnames, *kept_files]:
+
+            def kept(names):
+                out = []
+                for name in sorted(names):
+                    if excluded(name, patterns):
+                        continue
+                    if secret_looking(name, secrets):
+                        left_out.append(os.path.normpath(os.path.join(rel_dir, name)))
+                        continue
+                    out.append(name)
+                return out
+
+            dirnames[:] = kept(dirnames)
+            for name in [*dirnames, *kept(filenames)]:
                 full = os.path.join(dirpath, name)
                 arcname = os.path.normpath(os.path.join(rel_dir, name))
                 info = tar.gettarinfo(full, arcname)
