@@ -5,6 +5,7 @@
     make bench QUICK=1            part 1 without the settings matrix, part 2 with short wrk runs
     make bench PARTS="1 2"        some parts: 1 deploy, 2 serve (+ 4 memory), 3 scale
     make bench ARGS="--no-settings --hosts '2 4'"   any option below
+    make bench QUICK=1 PARTS=1 ARGS=--mitogen     the deploy part, plus the re-run with Mitogen
 
 Every figure that is compared is measured in this run, back to back, on identical fresh
 containers (the test image, run with the Molecule platform's options); the table reports ratios.
@@ -307,6 +308,42 @@ def part_settings(out, host):
     out["settings"] = rows
 
 
+MITOGEN = os.environ.get("BENCH_MITOGEN_VERSION", "0.3.54")
+
+
+def mitogen_env():
+    """Mitogen from PyPI into .cache (never the pinned .venv): the environment that turns it on."""
+    target = ROOT / ".cache" / f"mitogen-{MITOGEN}"
+    if not (target / "ansible_mitogen").is_dir():
+        say(f"  installing mitogen {MITOGEN} into {target.relative_to(ROOT)}")
+        sh([str(ROOT / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q", "--target", str(target),
+            f"mitogen=={MITOGEN}"])
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(target / "ansible_mitogen" / "plugins" / "strategy"),
+            "ANSIBLE_STRATEGY": "mitogen_linear", "PYTHONPATH": str(target)}
+
+
+def part_mitogen(out, host):
+    """The no-change re-run with Mitogen's strategy and its own docker connection, between two
+    plain re-runs on the same host (an option for users: ansible-core 2.19 deprecates
+    third-party strategy plugins)."""
+    say(f"part 1d: the no-change re-run with mitogen {MITOGEN} (strategy mitogen_linear, its docker connection)")
+    before = playbook(inventory([host], FLASK1), "deploy-rerun-plain-1")
+    try:
+        with_mitogen = playbook(inventory([host], FLASK1, conn="docker"), "deploy-rerun-mitogen", env=mitogen_env())
+    except RuntimeError as e:
+        say(f"  mitogen failed: {str(e).splitlines()[0]}")
+        out["deploy"]["mitogen"] = {"version": MITOGEN, "error": str(e)[-1500:]}
+        return
+    after = playbook(inventory([host], FLASK1), "deploy-rerun-plain-2")
+    plain = min(before["seconds"], after["seconds"])
+    out["deploy"]["mitogen"] = {"version": MITOGEN, "plain": [before["seconds"], after["seconds"]],
+                                "mitogen": with_mitogen["seconds"], "tasks": with_mitogen["tasks"],
+                                "changed": with_mitogen["changed"],
+                                "ratio": round(with_mitogen["seconds"] / plain, 2)}
+    say(f"  plain {before['seconds']}s / {after['seconds']}s, mitogen {with_mitogen['seconds']}s "
+        f"({with_mitogen['changed']} changed)")
+
+
 def part_deploy(out, opts):
     say("part 1: first deploy of the Flask example (ours and the script, each on a fresh container)")
     a, b = start("bench-deploy"), start("bench-script")
@@ -321,6 +358,8 @@ def part_deploy(out, opts):
                      "script": {"first": script_first, "rerun": script_rerun},
                      "ratio_first": round(first["seconds"] / script_first, 2)}
     sh(["docker", "rm", "-f", b], check=False)
+    if opts.mitogen:
+        part_mitogen(out, a)
     if not opts.settings:
         return
     part_settings(out, a)
@@ -489,6 +528,11 @@ def table(out):
         if "by_role" not in r and (ROOT / r["log"]).exists():
             r["by_role"] = role_costs((ROOT / r["log"]).read_text())
         lines += [f"| {k} | {v} | {n} |" for k, v, n in r.get("by_role", [])[:10]] + [""]
+    if d and d.get("mitogen"):
+        mi = d["mitogen"]
+        lines += [f"No-change re-run with mitogen {mi['version']}: " + (
+            f"{mi['mitogen']} s vs {min(mi['plain'])} s plain (runs {mi['plain']}), ratio {mi['ratio']}, "
+            f"{mi['changed']} changed" if "error" not in mi else "failed (see the JSON)"), ""]
     if d and d.get("rerun_docker_api"):
         lines += [f"No-change re-run with the connection community.docker.docker_api: "
                   f"{d['rerun_docker_api']['seconds']} s (vs {d['rerun']['seconds']} s)", ""]
@@ -537,6 +581,9 @@ def main():
     ap.add_argument("--wrk-seconds", type=int, default=None, help="length of each wrk run (8, quick 4)")
     ap.add_argument("--no-settings", dest="settings", action="store_false", default=None,
                     help="skip the settings matrix (skipped with --quick)")
+    ap.add_argument("--mitogen", action="store_true", default=None,
+                    help="also time the no-change re-run with Mitogen (installed into .cache; on without --quick)")
+    ap.add_argument("--no-mitogen", dest="mitogen", action="store_false")
     ap.add_argument("--no-apps3", dest="apps3", action="store_false", default=None,
                     help="skip the 3-apps scale point (skipped with --quick)")
     args = ap.parse_args()
@@ -549,6 +596,7 @@ def main():
     args.wrk_seconds = args.wrk_seconds or (4 if q else 8)
     args.settings = (not q) if args.settings is None else args.settings
     args.apps3 = (not q) if args.apps3 is None else args.apps3
+    args.mitogen = (not q) if args.mitogen is None else args.mitogen
     parts = set(args.parts.replace(",", " ").split())
     if not shutil.which("wrk") and "2" in parts:
         if os.geteuid() == 0 and shutil.which("apt-get"):
