@@ -484,9 +484,51 @@ def apps_health_checks(apps) -> list[dict]:
     return checks
 
 
+_SITE_TLS_KEYS = ("mode", "cert", "key", "acme_email", "redirect")
+
+
+def app_nginx_site(app, app_root="/srv/apps", backend_cert=None) -> dict:
+    """The Nginx site (pyweb.deploy.nginx's nginx_sites item) of one normalized app.
+
+    backend_cert: {cert, key} served instead of a self-signed certificate (the backend
+    certificate the load balancers trust)."""
+    name, kind = app["name"], app["type"]
+    base = f"{str(app_root).rstrip('/')}/{name}"
+    tls = dict(app.get("tls") or {})
+    if backend_cert and tls.get("mode") == "selfsigned":
+        tls.update(mode="provided", cert=backend_cert["cert"], key=backend_cert["key"])
+    static_dir = (app["build"]["output"] if app.get("build") else app.get("static_dir", "")) or ""
+    proxy = "proxy" if app.get("wsgi_server", "gunicorn") == "gunicorn" else "uwsgi"
+    site = {"name": name, "domains": list(app["domains"]),
+            "tls": {k: tls[k] for k in _SITE_TLS_KEYS if k in tls},
+            "hsts": {"enabled": tls.get("hsts", tls.get("mode", "selfsigned") != "none")}}
+    if kind == "static":
+        site.update(backend="static", root=f"{base}/current/{static_dir}".rstrip("/"))
+    elif kind == "django":
+        # Django upload forms need more than Nginx's default; an app's own value wins below.
+        site.update(backend=proxy, media_alias={"url": "/media/", "path": f"{base}/shared/media/"},
+                    client_max_body_size="20m")
+    else:
+        site.update(backend=proxy)
+    if kind == "django" or (kind == "flask" and app.get("static_dir") is not None):
+        site["static_alias"] = {"url": app.get("static_url") or "/static/",
+                                "path": f"{base}/current/{app.get('static_dir') or 'staticfiles'}/"}
+    if app.get("client_max_body_size") is not None:
+        site["client_max_body_size"] = app["client_max_body_size"]
+    site.update(app.get("nginx") or {})
+    return site
+
+
+def apps_nginx_sites(apps, app_root="/srv/apps", backend_certs=None) -> list[dict]:
+    """Every normalized app's Nginx site, in order (backend_certs: app name -> {cert, key})."""
+    certs = backend_certs or {}
+    return [app_nginx_site(app, app_root, certs.get(app["name"])) for app in apps]
+
+
 class FilterModule:
     """pyweb_apps filters."""
 
     def filters(self):
         return {"app_errors": app_errors, "apps_normalized": apps_normalized,
-                "apps_health_checks": apps_health_checks}
+                "apps_health_checks": apps_health_checks, "app_nginx_site": app_nginx_site,
+                "apps_nginx_sites": apps_nginx_sites}

@@ -1,0 +1,49 @@
+"""Unit tests of the apps_nginx_sites filter: each app's Nginx site, as pyweb.deploy.nginx reads it.
+(It replaced a set_fact whose Jinja built the same dicts; both gave equal results on six apps of
+every type before the Jinja was removed.)"""
+import importlib.util
+from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location(
+    "pyweb_apps_filter", Path(__file__).resolve().parents[2] / "plugins" / "filter" / "apps.py")
+apps = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(apps)
+
+
+def site(raw, root="/srv/apps", certs=None):
+    return apps.apps_nginx_sites(apps.apps_normalized([raw]), root, certs)[0]
+
+
+def test_static_site_serves_the_built_folder_under_the_app_root():
+    s = site({"name": "docs", "type": "static", "domains": ["docs.test"], "source": {"path": "/x"},
+              "build": {"command": "make", "output": "out/"}, "tls": {"mode": "none"}}, root="/opt/web/")
+    assert s == {"name": "docs", "domains": ["docs.test"], "tls": {"mode": "none", "redirect": False},
+                 "hsts": {"enabled": False}, "backend": "static", "root": "/opt/web/docs/current/out"}
+
+
+def test_django_site_has_media_static_and_upload_size_and_the_app_overrides_win():
+    s = site({"name": "blog", "type": "django", "domains": ["blog.test"], "source": {"path": "/x"},
+              "wsgi_server": "uwsgi", "static_dir": "st", "static_url": "/s/", "client_max_body_size": "50m",
+              "nginx": {"client_max_body_size": "1m"}})
+    assert s["backend"] == "uwsgi" and s["client_max_body_size"] == "1m"
+    assert s["media_alias"] == {"url": "/media/", "path": "/srv/apps/blog/shared/media/"}
+    assert s["static_alias"] == {"url": "/s/", "path": "/srv/apps/blog/current/st/"}
+    assert s["tls"] == {"mode": "selfsigned", "redirect": True} and s["hsts"] == {"enabled": True}
+
+
+def test_flask_site_has_a_static_alias_only_with_a_static_dir():
+    plain = site({"name": "hello", "type": "flask", "domains": ["h.test"], "source": {"path": "/x"}})
+    assert plain["backend"] == "proxy" and "static_alias" not in plain and "client_max_body_size" not in plain
+    with_static = site({"name": "hello", "type": "flask", "domains": ["h.test"], "source": {"path": "/x"},
+                        "static_dir": "hello/static"})
+    assert with_static["static_alias"] == {"url": "/static/", "path": "/srv/apps/hello/current/hello/static/"}
+
+
+def test_only_the_tls_keys_nginx_reads_are_passed_and_a_backend_certificate_replaces_self_signed():
+    raw = {"name": "hello", "type": "flask", "domains": ["h.test"], "source": {"path": "/x"},
+           "tls": {"mode": "selfsigned", "hsts": False}}
+    s = site(raw, certs={"hello": {"cert": "CERT", "key": "KEY"}, "other": {"cert": "X", "key": "Y"}})
+    assert s["tls"] == {"mode": "provided", "cert": "CERT", "key": "KEY", "redirect": True}
+    assert s["hsts"] == {"enabled": False}
+    acme = site(dict(raw, tls={"mode": "acme", "acme_email": "a@b.c"}), certs={"hello": {"cert": "C", "key": "K"}})
+    assert acme["tls"] == {"mode": "acme", "acme_email": "a@b.c", "redirect": True}
