@@ -129,6 +129,9 @@ def test_validate_failure_leaves_the_host_alone_and_names_the_real_path(tmp_path
     res, err = config_files.run(p, check_mode=False)
     assert err == f"refused: broken in {conf}/main.conf"
     assert (conf / "main.conf").read_text() == "good\n" and not res["changed"]
+    assert res["written"] == [] and res["tags"] == []
+    res, err = config_files.run(p, check_mode=True)
+    assert err is None and res["changed"] and res["warnings"] == [f"In check mode: refused: broken in {conf}/main.conf"]
     p["files"][0]["content"] = "good too\n"
     res, err = config_files.run(p, check_mode=False)
     assert err is None and (conf / "main.conf").read_text() == "good too\n"
