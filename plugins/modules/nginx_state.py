@@ -17,6 +17,9 @@ description:
     it; a link the user pointed elsewhere stays). Links are never followed.
   - Whether the unit O(service) is active and enabled (from C(systemctl is-active) and
     C(is-enabled)).
+  - Which of O(packages) dpkg has not installed, their versions and whether apt's cache is older
+    than O(cache_valid_time), as M(pyweb.deploy.package_state) reads them (same code), so that the
+    role needs one round trip to the host.
   - It only reads.
 version_added: 0.2.0
 author: pyweb.deploy developers
@@ -44,6 +47,15 @@ options:
     description: The unit whose state is returned in RV(service); empty to skip.
     type: str
     default: nginx
+  packages:
+    description: The packages the role needs; see RV(packages).
+    type: list
+    elements: str
+    default: []
+  cache_valid_time:
+    description: apt's cache is stale in RV(packages) when older than this many seconds.
+    type: int
+    default: 3600
 attributes:
   check_mode:
     support: full
@@ -82,6 +94,13 @@ absent:
   returned: always
   type: list
   elements: str
+packages:
+  description: >-
+    C(missing) (the packages of O(packages) not installed), C(versions), C(upstream_versions) and
+    C(cache_stale), as M(pyweb.deploy.package_state) returns them.
+  returned: always
+  type: dict
+  sample: {missing: [], versions: {nginx: 1.22.1-9+deb12u1}, upstream_versions: {nginx: 1.22.1}, cache_stale: false}
 service:
   description: C(active) and C(enabled) (bools) of O(service); both false when it is unknown.
   returned: always
@@ -96,6 +115,8 @@ import re
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pyweb.deploy.plugins.module_utils import dpkg
 
 PACKAGE_DEFAULT_SITE = ("/etc/nginx/sites-available/default", "../sites-available/default")
 
@@ -193,6 +214,12 @@ def service_state(run, unit: str) -> dict:
     return {"active": active == "active", "enabled": enabled == "enabled"}
 
 
+def package_state(names: list, installed: dict, cache: dict) -> dict:
+    found, missing = dpkg.find_installed(names, installed)
+    return {"missing": missing, "versions": found, "cache_stale": cache["stale"],
+            "upstream_versions": {n: dpkg.upstream_version(v) for n, v in found.items()}}
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -201,6 +228,8 @@ def main():
             "renew_days": {"type": "int", "default": 30},
             "disable_default_site": {"type": "bool", "default": False},
             "service": {"type": "str", "default": "nginx"},
+            "packages": {"type": "list", "elements": "str", "default": []},
+            "cache_valid_time": {"type": "int", "default": 3600},
         },
         supports_check_mode=True,
     )
@@ -214,6 +243,11 @@ def main():
     systemctl = module.get_bin_path("systemctl")
     result["service"] = service_state(
         lambda argv: module.run_command([systemctl] + argv[1:]), p["service"] if systemctl else "")
+    try:
+        installed = dpkg.read_installed() if p["packages"] else {}
+    except OSError as exc:
+        module.fail_json(msg=f"cannot read dpkg's status file {dpkg.DPKG_STATUS}: {exc.strerror}")
+    result["packages"] = package_state(p["packages"], installed, dpkg.cache_state(p["cache_valid_time"]))
     module.exit_json(changed=False, **result)
 
 

@@ -7,11 +7,13 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / ".cache" / "collections"))
 _spec = importlib.util.spec_from_file_location("pyweb_nginx_state", ROOT / "plugins" / "modules" / "nginx_state.py")
 mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mod)
@@ -111,3 +113,10 @@ def test_service_state():
     answers = {"is-active": "inactive\n", "is-enabled": "disabled\n"}
     assert mod.service_state(lambda argv: (3, answers[argv[1]], ""), "nginx") == {"active": False, "enabled": False}
     assert mod.service_state(None, "") == {"active": False, "enabled": False}
+
+
+def test_packages_as_package_state_reads_them():
+    installed = {"nginx": {"version": "1.26.3-3", "arch": "amd64", "provides": []}}
+    assert mod.package_state(["nginx", "certbot"], installed, {"age": 5, "lists": 2, "stale": False}) == {
+        "missing": ["certbot"], "versions": {"nginx": "1.26.3-3"}, "upstream_versions": {"nginx": "1.26.3"},
+        "cache_stale": False}
