@@ -16,7 +16,7 @@ description:
     Debian's uWSGI packages install; it fails, naming the virtualenv, when the server wanted is not
     in it, and returns RV(install_needed) when the checker or the packages must be installed.
   - O(read=preflight) does the same, and first checks that the app's user and group, the socket's
-    group and the virtualenv's C(bin/python) (root-owned: the virtualenv is frozen) exist, failing
+    group and the virtualenv's C(bin/python) (root-owned, as in a frozen virtualenv) exist, failing
     with the list of what is missing; it returns the host's processors and memory and the worker
     count, and which optional server options the server's binary knows (read from the binary's
     bytes, not by running it).
