@@ -25,8 +25,10 @@ def probe_writes():
 
 
 def application(environ, start_response):
-    if environ.get("PATH_INFO") == "/probe-write":
-        body = probe_writes().encode()
+    if environ.get("PATH_INFO") in ("/probe-write", "/home"):
+        # /home: the HOME systemd gave the server (uWSGI rewrites its /proc/<pid>/environ).
+        body = (probe_writes() if environ["PATH_INFO"] == "/probe-write"
+                else "home={}\n".format(os.environ.get("HOME", ""))).encode()
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
     body = "{} user={} greeting={} secret={}\n".format(
