@@ -93,12 +93,13 @@ def main():
     parser.add_argument("--pause", type=float, default=0.005)
     parser.add_argument("--stop-file")
     parser.add_argument("--out", default="/tmp/wsgi-load.json")
+    parser.add_argument("--path", default="/")
     args = parser.parse_args()
     if args.mode == "load":
         load(args)
         return 0
     try:
-        status, status_line, body = request(args.socket, args.protocol)
+        status, status_line, body = request(args.socket, args.protocol, args.path)
     except OSError as exc:
         print(f"{type(exc).__name__}: {exc}")
         return 2
