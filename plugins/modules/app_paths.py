@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: app_paths
-short_description: Make an app's shared folders and a release's links without following links
+short_description: Make an app's account and folders, its shared folders and a release's links without following links
 description:
   - Root's file operations in the folders an app (C(shared/)) or its repository (a release) controls.
     Every path is walked one name at a time from a folder root owns, with C(O_NOFOLLOW); a symbolic
@@ -17,6 +17,12 @@ description:
     group the app, mode 0750; missing parents inside shared/ alike) and, when O(release) is set, the
     links O(release)/<path> -> O(base_dir)/shared/<path>: the release's own copy of the path is removed,
     missing parent folders are created root-owned 0755. A link the app planted in shared/ is refused."
+  - "O(action=layout): the app's account and folder layout in one call: its group and its system user
+    (no login shell, home O(base_dir)) when O(account=create) (with O(account=require) a missing
+    user or group fails before anything changes), the missing parents of O(base_dir) (root, 0755),
+    O(base_dir) (root and the app's group, 0755), C(releases/) (root, 0755), C(.pyweb/) (root, 0700),
+    C(shared/) and C(log/) (the app's, 0750), C(venvs/) (root, 0755) when O(venvs=true), and the folders
+    O(paths) in C(shared/) (the app's, 0750). Returns where C(current) points."
   - "O(action=check_release): refuses a release that holds a symbolic link leaving it (an absolute
     target, or a relative one that resolves above the release, through other links too). Run it
     right after the code is exported, before anything else reads or changes the release."
@@ -37,9 +43,9 @@ options:
     description: What to do (see the description).
     type: str
     required: true
-    choices: [shared, check_release, lend, reclaim]
+    choices: [layout, shared, check_release, lend, reclaim]
   base_dir:
-    description: The app's folder, root-owned, holding C(shared/). Required for O(action=shared).
+    description: The app's folder, root-owned, holding C(shared/). Required for O(action=shared) and O(action=layout).
     type: path
   paths:
     description: Shared paths, relative to C(shared/) and to the release (no C(..)).
@@ -52,6 +58,18 @@ options:
   path:
     description: The folder in O(release) that O(action=lend) and O(action=reclaim) work on.
     type: str
+  account:
+    description:
+      - For O(action=layout). C(create) creates or fixes the app's group and user (system account, primary
+        group the app's, home O(base_dir), shell C(/usr/sbin/nologin)); C(require) refuses an app whose user
+        or group is missing and changes neither.
+    type: str
+    choices: [create, require]
+    default: require
+  venvs:
+    description: For O(action=layout), also make C(venvs/) (root, 0755), where the app's virtualenvs go.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -60,6 +78,16 @@ attributes:
 """
 
 EXAMPLES = r"""
+- name: Create the app's user, group and folders
+  pyweb.deploy.app_paths:
+    app: blog
+    action: layout
+    account: create
+    base_dir: /srv/apps/blog
+    paths: [media, data]
+    venvs: true
+  register: layout
+
 - name: Create the shared folders and link them into the release
   pyweb.deploy.app_paths:
     app: blog
@@ -91,6 +119,25 @@ changes:
   elements: dict
   sample: [{path: /srv/apps/blog/shared/media, before: {state: absent},
             after: {state: directory, uid: 998, gid: 998, mode: "0750"}}]
+account:
+  description: The commands that created or fixed the app's group and user (O(action=layout)), or would in check mode.
+  returned: when O(action=layout)
+  type: list
+  elements: list
+  sample: [[groupadd, --system, blog], [useradd, --system, --gid, blog, --home-dir, /srv/apps/blog, --no-create-home, --shell, /usr/sbin/nologin, blog]]
+uid:
+  description: The app's uid (-1 in check mode before the account exists).
+  returned: when O(action=layout)
+  type: int
+gid:
+  description: The app's gid (-1 in check mode before the account exists).
+  returned: when O(action=layout)
+  type: int
+current:
+  description: The release C(current) points at (the last name of its target), empty when there is no link.
+  returned: when O(action=layout)
+  type: str
+  sample: 0123456789ab
 reclaimed:
   description: How many entries O(action=reclaim) gave back to root.
   returned: when O(action=reclaim)
@@ -105,12 +152,144 @@ from ansible.module_utils.basic import AnsibleModule
 
 try:
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import (
-        UnsafePath, components, ensure_link, ensure_path, links_leaving, open_anchor, reclaim_tree, remove_tree)
+        UnsafePath, components, ensure_dir, ensure_link, ensure_path, links_leaving, open_anchor, reclaim_tree,
+        remove_tree)
 except ImportError:  # tests/unit loads this file alone, with safepath on sys.path
     from safepath import (  # type: ignore[no-redef]
-        UnsafePath, components, ensure_link, ensure_path, links_leaving, open_anchor, reclaim_tree, remove_tree)
+        UnsafePath, components, ensure_dir, ensure_link, ensure_path, links_leaving, open_anchor, reclaim_tree,
+        remove_tree)
 
 ROOT = (0, 0, 0o755)
+NOLOGIN = "/usr/sbin/nologin"
+
+
+def account_plan(app: str, base_dir: str, group_gid, passwd) -> list:
+    """The commands that make the app's group and user as wanted.
+
+    group_gid: the gid of the group named app, or None when it is missing; passwd: (uid, gid,
+    home, shell) of the user named app, or None. Returns argv lists, in order (empty: as wanted)."""
+    commands = []
+    if group_gid is None:
+        commands.append(["groupadd", "--system", app])
+    if passwd is None:
+        commands.append(["useradd", "--system", "--gid", app, "--home-dir", base_dir, "--no-create-home",
+                         "--shell", NOLOGIN, app])
+        return commands
+    _uid, gid, home, shell = passwd
+    fix = []
+    if group_gid is None or gid != group_gid:
+        fix += ["--gid", app]
+    if home.rstrip("/") != base_dir.rstrip("/"):
+        fix += ["--home", base_dir]
+    if shell != NOLOGIN:
+        fix += ["--shell", NOLOGIN]
+    if fix:
+        commands.append(["usermod", *fix, app])
+    return commands
+
+
+def read_account(app: str) -> tuple:
+    """(gid of the group named app or None, (uid, gid, home, shell) of the user or None)."""
+    try:
+        group_gid = grp.getgrnam(app).gr_gid
+    except KeyError:
+        group_gid = None
+    try:
+        pw = pwd.getpwnam(app)
+        passwd = (pw.pw_uid, pw.pw_gid, pw.pw_dir, pw.pw_shell)
+    except KeyError:
+        passwd = None
+    return group_gid, passwd
+
+
+def layout_folders(ids: tuple, venvs: bool) -> list:
+    """The folders in the base directory: (name, (uid, gid, mode)), base directory first."""
+    uid, gid = ids
+    folders = [("releases", (0, 0, 0o755)), (".pyweb", (0, 0, 0o700)),
+               ("shared", (uid, gid, 0o750)), ("log", (uid, gid, 0o750))]
+    if venvs:
+        folders.append(("venvs", (0, 0, 0o755)))
+    return folders
+
+
+def read_current(base_dir: str) -> str:
+    """The release current points at (its target's last name), '' when current is not a link."""
+    try:
+        return os.path.basename(os.readlink(os.path.join(base_dir, "current")).rstrip("/"))
+    except OSError:
+        return ""
+
+
+def make_parents(path: str, check: bool) -> list:
+    """Create the missing folders above and at path, root 0755 (existing ones are left as they are:
+    they are the host's, above every folder an app controls)."""
+    changes = []
+    missing = []
+    cur = os.path.abspath(path)
+    while not os.path.isdir(cur):
+        missing.append(cur)
+        cur = os.path.dirname(cur)
+    for folder in reversed(missing):
+        changes.append({"path": folder, "before": {"state": "absent"},
+                        "after": {"state": "directory", "uid": 0, "gid": 0, "mode": "0755"}})
+        if not check:
+            os.mkdir(folder, 0o755)
+            os.chmod(folder, 0o755)
+    return changes
+
+
+def layout(base_dir: str, paths: list, ids: tuple, venvs: bool, check: bool) -> list:
+    """The base directory (root:app 0755), its folders and shared/<paths>, never following a
+    link below the base directory's parent. Returns the changes."""
+    for p in paths:
+        components(p)
+    base_dir = base_dir.rstrip("/")
+    parent, name = os.path.split(base_dir)
+    uid, gid = ids
+    changes = make_parents(parent, check)
+    want = [(name, (0, gid, 0o755))]
+    if check and not os.path.isdir(parent):
+        pfd = None
+    else:
+        pfd = open_anchor(parent)
+    try:
+        base_fd = None
+        if pfd is not None:
+            base_fd, change = ensure_dir(pfd, name, base_dir, *want[0][1], check)
+            changes += [change] if change else []
+        else:
+            changes.append({"path": base_dir, "before": {"state": "absent"},
+                            "after": {"state": "directory", "uid": 0, "gid": gid, "mode": "0755"}})
+        if base_fd is None:  # check mode, a new app: everything below is missing too
+            changes += [{"path": f"{base_dir}/{n}", "before": {"state": "absent"},
+                         "after": {"state": "directory", "uid": u, "gid": g, "mode": "%04o" % m}}
+                        for n, (u, g, m) in layout_folders(ids, venvs)]
+            changes += [{"path": f"{base_dir}/shared/{p}", "before": {"state": "absent"},
+                         "after": {"state": "directory", "uid": uid, "gid": gid, "mode": "0750"}} for p in paths]
+            return changes
+        try:
+            for folder, (u, g, m) in layout_folders(ids, venvs):
+                fd, change = ensure_dir(base_fd, folder, f"{base_dir}/{folder}", u, g, m, check)
+                changes += [change] if change else []
+                if folder == "shared":
+                    for p in paths:
+                        if fd is None:
+                            changes.append({"path": f"{base_dir}/shared/{p}", "before": {"state": "absent"},
+                                            "after": {"state": "directory", "uid": uid, "gid": gid, "mode": "0750"}})
+                            continue
+                        child, more = ensure_path(fd, f"{base_dir}/shared", p, (uid, gid, 0o750), (uid, gid, 0o750),
+                                                  check)
+                        changes += more
+                        if child is not None:
+                            os.close(child)
+                if fd is not None:
+                    os.close(fd)
+        finally:
+            os.close(base_fd)
+    finally:
+        if pfd is not None:
+            os.close(pfd)
+    return changes
 
 
 def app_ids(app: str) -> tuple:
@@ -291,14 +470,16 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             app=dict(type="str", required=True),
-            action=dict(type="str", required=True, choices=["shared", "check_release", "lend", "reclaim"]),
+            action=dict(type="str", required=True, choices=["layout", "shared", "check_release", "lend", "reclaim"]),
             base_dir=dict(type="path"),
             paths=dict(type="list", elements="str", default=[]),
             release=dict(type="path"),
             path=dict(type="str"),
+            account=dict(type="str", choices=["create", "require"], default="require"),
+            venvs=dict(type="bool", default=False),
         ),
-        required_if=[("action", "shared", ["base_dir"]), ("action", "check_release", ["release"]),
-                     ("action", "lend", ["release", "path"]), ("action", "reclaim", ["release", "path"])],
+        required_if=[("action", "shared", ["base_dir"]), ("action", "layout", ["base_dir"]),
+                     ("action", "check_release", ["release"]), ("action", "lend", ["release", "path"]), ("action", "reclaim", ["release", "path"])],
         supports_check_mode=True,
     )
     p = module.params
@@ -315,14 +496,20 @@ def main():
                         + ("" if check else "The release folder was removed; ") + "current is unchanged.",
                     links=[{"path": link, "target": target} for link, target in bad])
             module.exit_json(**result)
-        try:
-            ids = app_ids(app)
-        except KeyError:
-            if not check:  # check mode on a new host: the account is not there yet
-                raise
-            ids = (-1, -1)
+        if action == "layout":
+            result.update(run_layout(module, app, p, check))
+            ids = None
+        else:
+            try:
+                ids = app_ids(app)
+            except KeyError:
+                if not check:  # check mode on a new host: the account is not there yet
+                    raise
+                ids = (-1, -1)
         # A dry pass first: a refusal comes before any change, so nothing on the host changes.
-        if action == "shared":
+        if action == "layout":
+            pass
+        elif action == "shared":
             shared(app, p["base_dir"], p["paths"], p["release"], ids, True)
             result["changes"] = shared(app, p["base_dir"], p["paths"], p["release"], ids, check)
         elif action == "lend":
@@ -340,16 +527,42 @@ def main():
             result["reclaimed"] = count
             result["changed"] = count > 0
     except UnsafePath as e:
-        hint = (" Remove the link (or file) there as the app's user, and deploy again." if action == "shared"
+        hint = (" Remove the link (or file) there as the app's user, and deploy again." if action in ("shared", "layout")
                 else " Nothing was changed there; the release does not become current.")
         module.fail_json(msg=f"{app}: {e}; root does not follow links the app or its repository controls.{hint}")
     except KeyError as e:
         module.fail_json(msg=f"{app}: the app's user or group does not exist ({e}).")
-    if result["changes"]:
+    if result["changes"] or result.get("account"):
         result["changed"] = True
         if module._diff:
             result["diff"] = diff_of(result["changes"])
+            for command in result.get("account", []):
+                result["diff"]["after"] += f"account: {' '.join(command)}\n"
     module.exit_json(**result)
+
+
+def run_layout(module, app: str, p: dict, check: bool) -> dict:
+    """The account (created, fixed or required), then the folders; the result's layout keys."""
+    group_gid, passwd = read_account(app)
+    commands = account_plan(app, p["base_dir"], group_gid, passwd)
+    if commands and p["account"] == "require":
+        missing = "user" if passwd is None else "group" if group_gid is None else None
+        if missing:
+            module.fail_json(msg=f"The {missing} {app} does not exist: deploy the app with pyweb.deploy.app (it "
+                                 "creates the app's user, group and folders), or create them first.")
+        commands = []  # an existing account is the caller's: required, not fixed
+    if p["account"] == "create" and not check:
+        for command in commands:
+            rc, out, err = module.run_command(command)
+            if rc != 0:
+                module.fail_json(msg=f"{app}: {' '.join(command)} failed: {(err or out).strip()}", account=commands)
+        group_gid, passwd = read_account(app)
+    ids = (passwd[0], group_gid) if passwd is not None and group_gid is not None else (-1, -1)
+    # A dry pass first: a refusal comes before any change, so nothing on the host changes.
+    layout(p["base_dir"], p["paths"], ids, p["venvs"], True)
+    changes = layout(p["base_dir"], p["paths"], ids, p["venvs"], check)
+    return {"account": commands, "uid": ids[0], "gid": ids[1], "changes": changes,
+            "current": read_current(p["base_dir"])}
 
 
 if __name__ == "__main__":
