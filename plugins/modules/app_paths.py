@@ -20,7 +20,8 @@ description:
   - "O(action=layout): the app's account and folder layout in one call: its group and its system user
     (no login shell, home O(base_dir)) when O(account=create) (with O(account=require) a missing
     user or group fails before anything changes), the missing parents of O(base_dir) (root, 0755),
-    O(base_dir) (root and the app's group, 0755), C(releases/) (root, 0755), C(.pyweb/) (root, 0700),
+    O(base_dir) (root and the app's group, 0755), C(releases/) (root, 0755; with O(web_group) root and the
+    app's group, 0750, and an access ACL that lets O(web_group) read it too), C(.pyweb/) (root, 0700),
     C(shared/) and C(log/) (the app's, 0750), C(venvs/) (root, 0755) when O(venvs=true), and the folders
     O(paths) in C(shared/) (the app's, 0750). Returns where C(current) points."
   - "O(action=check_release): refuses a release that holds a symbolic link leaving it (an absolute
@@ -70,6 +71,13 @@ options:
     description: For O(action=layout), also make C(venvs/) (root, 0755), where the app's virtualenvs go.
     type: bool
     default: false
+  web_group:
+    description:
+      - "For O(action=layout), the group the web server (Nginx) runs as. Set, C(releases/) is root's and
+        the app's group's (0750) with a POSIX access ACL C(group:<web_group>:r-x): the app and the web
+        server read the releases, other apps' users do not. Empty, C(releases/) is root's, 0755."
+    type: str
+    default: ""
 attributes:
   check_mode:
     support: full
@@ -86,6 +94,7 @@ EXAMPLES = r"""
     base_dir: /srv/apps/blog
     paths: [media, data]
     venvs: true
+    web_group: www-data
   register: layout
 
 - name: Create the shared folders and link them into the release
@@ -144,9 +153,11 @@ reclaimed:
   type: int
 """
 
+import errno
 import grp
 import os
 import pwd
+import struct
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -202,10 +213,54 @@ def read_account(app: str) -> tuple:
     return group_gid, passwd
 
 
-def layout_folders(ids: tuple, venvs: bool) -> list:
-    """The folders in the base directory: (name, (uid, gid, mode)), base directory first."""
+ACL_XATTR = "system.posix_acl_access"
+_ACL_UNDEFINED_ID = 0xFFFFFFFF
+# Tags of a POSIX ACL entry in the kernel's xattr format (linux/posix_acl_xattr.h).
+ACL_USER_OBJ = 0x01
+ACL_GROUP_OBJ = 0x04
+ACL_GROUP = 0x08
+ACL_MASK = 0x10
+ACL_OTHER = 0x20
+
+
+def releases_acl(web_gid: int) -> bytes:
+    """The access ACL of releases/ with a web server's group: owner rwx, the app's group r-x, the
+    web server's group r-x, others nothing (mode 0750), as the kernel stores it (version 2, entries
+    in tag order)."""
+    entries = [(ACL_USER_OBJ, 7, _ACL_UNDEFINED_ID), (ACL_GROUP_OBJ, 5, _ACL_UNDEFINED_ID),
+               (ACL_GROUP, 5, web_gid), (ACL_MASK, 5, _ACL_UNDEFINED_ID), (ACL_OTHER, 0, _ACL_UNDEFINED_ID)]
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", tag, perm, ident) for tag, perm, ident in entries)
+
+
+def acl_groups(blob) -> list:
+    """The named groups an access ACL lets read (r), for reports: [gid]."""
+    if not blob or len(blob) < 4:
+        return []
+    return [ident for tag, perm, ident in struct.iter_unpack("<HHI", blob[4:]) if tag == ACL_GROUP and perm & 4]
+
+
+def ensure_acl(fd: int, shown: str, blob: bytes, check: bool):
+    """Give the opened folder this access ACL (which also sets its mode's bits). Returns a change or None."""
+    try:
+        have = os.getxattr(fd, ACL_XATTR)
+    except OSError as e:
+        if e.errno not in (errno.ENODATA, getattr(errno, "ENOATTR", errno.ENODATA)):
+            raise
+        have = None
+    if have == blob:
+        return None
+    if not check:
+        os.setxattr(fd, ACL_XATTR, blob)
+    return {"path": shown, "before": {"state": "directory", "acl_groups": acl_groups(have)},
+            "after": {"state": "directory", "acl_groups": acl_groups(blob)}}
+
+
+def layout_folders(ids: tuple, venvs: bool, web_gid=None) -> list:
+    """The folders in the base directory: (name, (uid, gid, mode)). releases/ is root's and, with a
+    web server's group, readable by the app's group only (and that group, through an ACL)."""
     uid, gid = ids
-    folders = [("releases", (0, 0, 0o755)), (".pyweb", (0, 0, 0o700)),
+    releases = (0, gid, 0o750) if web_gid is not None else (0, 0, 0o755)
+    folders = [("releases", releases), (".pyweb", (0, 0, 0o700)),
                ("shared", (uid, gid, 0o750)), ("log", (uid, gid, 0o750))]
     if venvs:
         folders.append(("venvs", (0, 0, 0o755)))
@@ -238,7 +293,7 @@ def make_parents(path: str, check: bool) -> list:
     return changes
 
 
-def layout(base_dir: str, paths: list, ids: tuple, venvs: bool, check: bool) -> list:
+def layout(base_dir: str, paths: list, ids: tuple, venvs: bool, check: bool, web_gid=None) -> list:
     """The base directory (root:app 0755), its folders and shared/<paths>, never following a
     link below the base directory's parent. Returns the changes."""
     for p in paths:
@@ -263,14 +318,17 @@ def layout(base_dir: str, paths: list, ids: tuple, venvs: bool, check: bool) -> 
         if base_fd is None:  # check mode, a new app: everything below is missing too
             changes += [{"path": f"{base_dir}/{n}", "before": {"state": "absent"},
                          "after": {"state": "directory", "uid": u, "gid": g, "mode": "%04o" % m}}
-                        for n, (u, g, m) in layout_folders(ids, venvs)]
+                        for n, (u, g, m) in layout_folders(ids, venvs, web_gid)]
             changes += [{"path": f"{base_dir}/shared/{p}", "before": {"state": "absent"},
                          "after": {"state": "directory", "uid": uid, "gid": gid, "mode": "0750"}} for p in paths]
             return changes
         try:
-            for folder, (u, g, m) in layout_folders(ids, venvs):
+            for folder, (u, g, m) in layout_folders(ids, venvs, web_gid):
                 fd, change = ensure_dir(base_fd, folder, f"{base_dir}/{folder}", u, g, m, check)
                 changes += [change] if change else []
+                if folder == "releases" and web_gid is not None and fd is not None:
+                    change = ensure_acl(fd, f"{base_dir}/releases", releases_acl(web_gid), check)
+                    changes += [change] if change else []
                 if folder == "shared":
                     for p in paths:
                         if fd is None:
@@ -461,6 +519,8 @@ def diff_of(changes: list) -> dict:
             text += f" {state['mode']}"
         if "target" in state:
             text += f" -> {state['target']}"
+        if "acl_groups" in state:
+            text += " acl " + (",".join(f"group:{_name(grp.getgrgid, g)}:r-x" for g in state["acl_groups"]) or "none")
         return text
     return {"before": "".join(f"{c['path']}: {show(c['before'])}\n" for c in changes),
             "after": "".join(f"{c['path']}: {show(c['after'])}\n" for c in changes)}
@@ -477,6 +537,7 @@ def main():
             path=dict(type="str"),
             account=dict(type="str", choices=["create", "require"], default="require"),
             venvs=dict(type="bool", default=False),
+            web_group=dict(type="str", default=""),
         ),
         required_if=[("action", "shared", ["base_dir"]), ("action", "layout", ["base_dir"]),
                      ("action", "check_release", ["release"]), ("action", "lend", ["release", "path"]), ("action", "reclaim", ["release", "path"])],
@@ -558,9 +619,16 @@ def run_layout(module, app: str, p: dict, check: bool) -> dict:
                 module.fail_json(msg=f"{app}: {' '.join(command)} failed: {(err or out).strip()}", account=commands)
         group_gid, passwd = read_account(app)
     ids = (passwd[0], group_gid) if passwd is not None and group_gid is not None else (-1, -1)
+    web_gid = None
+    if p["web_group"]:
+        try:
+            web_gid = grp.getgrnam(p["web_group"]).gr_gid
+        except KeyError:
+            module.fail_json(msg=f"{app}: the web server's group {p['web_group']} does not exist (install the "
+                                 "web server first, or set the group it runs as).")
     # A dry pass first: a refusal comes before any change, so nothing on the host changes.
-    layout(p["base_dir"], p["paths"], ids, p["venvs"], True)
-    changes = layout(p["base_dir"], p["paths"], ids, p["venvs"], check)
+    layout(p["base_dir"], p["paths"], ids, p["venvs"], True, web_gid)
+    changes = layout(p["base_dir"], p["paths"], ids, p["venvs"], check, web_gid)
     return {"account": commands, "uid": ids[0], "gid": ids[1], "changes": changes,
             "current": read_current(p["base_dir"])}
 

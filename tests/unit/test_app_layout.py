@@ -1,7 +1,9 @@
 """pyweb.deploy.app_paths action=layout: the app's account and folders in one call, no link followed."""
 import os
+import shutil
 import stat
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,67 @@ def test_read_current_names_the_release(tmp_path):
     assert app_paths.read_current(str(tmp_path)) == ""
     os.symlink(tmp_path / "releases" / "0123456789ab", tmp_path / "current")
     assert app_paths.read_current(str(tmp_path)) == "0123456789ab"
+
+
+# --- issue 15: releases/ readable by the app's group and the web server only ------------------
+
+def test_the_releases_acl_is_the_kernels_format():
+    blob = app_paths.releases_acl(33)
+    assert blob[:4] == b"\x02\x00\x00\x00" and len(blob) == 4 + 5 * 8
+    assert app_paths.acl_groups(blob) == [33] and app_paths.acl_groups(None) == []
+
+
+def test_without_a_web_group_releases_stays_world_readable():
+    assert dict(app_paths.layout_folders(APP, False))["releases"] == (0, 0, 0o755)
+    assert dict(app_paths.layout_folders(APP, False, 33))["releases"] == (0, APP[1], 0o750)
+
+
+@root_only
+def test_releases_is_closed_to_others_and_open_to_the_web_group(tmp_path):
+    base = tmp_path / "blog"
+    changes = app_paths.layout(str(base), [], APP, False, False, web_gid=4300)
+    assert owner(base / "releases") == (0, APP[1]) and mode(base / "releases") == 0o750
+    assert os.getxattr(base / "releases", app_paths.ACL_XATTR) == app_paths.releases_acl(4300)
+    assert any(c["after"].get("acl_groups") == [4300] for c in changes)
+    assert app_paths.layout(str(base), [], APP, False, False, web_gid=4300) == []
+    # an old host: releases/ root 0755 without an ACL is closed on the next run
+    os.removexattr(base / "releases", app_paths.ACL_XATTR)
+    os.chmod(base / "releases", 0o755)
+    changes = app_paths.layout(str(base), [], APP, False, True, web_gid=4300)  # check mode: reported only
+    assert {c["path"] for c in changes} == {f"{base}/releases"} and mode(base / "releases") == 0o755
+    app_paths.layout(str(base), [], APP, False, False, web_gid=4300)
+    assert mode(base / "releases") == 0o750
+    assert os.getxattr(base / "releases", app_paths.ACL_XATTR) == app_paths.releases_acl(4300)
+
+
+@root_only
+def test_another_user_cannot_enter_releases_but_the_web_group_can():
+    # Not under tmp_path: pytest's own folder is root's alone, so no other user could reach it.
+    top = Path(tempfile.mkdtemp(prefix="pyweb-acl-"))
+    os.chmod(top, 0o755)
+    base = top / "blog"
+    app_paths.layout(str(base), [], APP, False, False, web_gid=4300)
+    (base / "releases" / "r1").mkdir(mode=0o755)
+    (base / "releases" / "r1" / "index.html").write_text("hi")
+    os.chmod(base / "releases" / "r1" / "index.html", 0o644)
+
+    def can_read(uid, gid):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+                with open(base / "releases" / "r1" / "index.html") as handle:
+                    handle.read()
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        return os.waitpid(pid, 0)[1] == 0
+
+    try:
+        assert can_read(4400, 4300)        # the web server's group
+        assert can_read(4401, APP[1])      # the app's group
+        assert not can_read(4402, 4402)    # another app
+    finally:
+        shutil.rmtree(top)
