@@ -26,6 +26,8 @@ description:
     project folder has a C(pyproject.toml); the folder that holds O(path) is root's. Then it hashes
     everything that decides what the virtualenv holds, compares the hash with the record and says
     whether to (re)build and why (RV(rebuild), RV(reason)).
+  - In check mode a missing account or base folder is a warning, not a failure (on a new host the
+    role that makes them has only said it would).
   - Files are opened without following a final symbolic link; C(pyvenv.cfg), the record and
     requirements files are read up to 1 MiB.
 version_added: 0.2.0
@@ -164,6 +166,7 @@ interpreter:
     version: {description: C(sys.version), type: str}
     version_info: {description: Major, minor and micro version, type: str, sample: 3.11.2}
     ensurepip: {description: It has C(ensurepip), type: bool}
+    pip_wheel: {description: The pip wheel its C(ensurepip) installs from; empty when there is none, type: str}
 requirements_sha256:
   description: The sha256 of O(requirements_file) (empty without one).
   returned: with O(python)
@@ -211,11 +214,19 @@ FORMAT = 2
 # Left out of the project's hash: what pip or setuptools leave in the tree is not the project.
 PROJECT_SKIP = re.compile(r"^(\.git|__pycache__|build|.*\.egg-info)$")
 # Asked of the host's interpreter (never the venv's): what it is and whether venvs of it get pip.
+# pip_wheel: the pip wheel its ensurepip installs from (the folder the interpreter was built with,
+# Debian's /usr/share/python-wheels, else the one CPython bundles), which the build runs pip from
+# instead of putting pip into the venv.
 ASK_INTERPRETER = (
-    "import importlib.util, json, sys; "
+    "import glob, importlib.util, json, os, sys, sysconfig; "
+    "e = importlib.util.find_spec('ensurepip'); "
+    "d = [sysconfig.get_config_var('WHEEL_PKG_DIR') or ''] "
+    "+ ([os.path.join(os.path.dirname(e.origin), '_bundled')] if e and e.origin else []); "
+    "w = [sorted(glob.glob(os.path.join(x, 'pip-*.whl')))[-1:] for x in d if x]; "
+    "w = [x[0] for x in w if x]; "
     "print(json.dumps({'version': sys.version, 'executable': sys.executable, "
     "'version_info': '%d.%d.%d' % sys.version_info[:3], "
-    "'ensurepip': importlib.util.find_spec('ensurepip') is not None}))"
+    "'ensurepip': e is not None, 'pip_wheel': w[0] if e and w else ''}))"
 )
 
 
@@ -574,7 +585,13 @@ def main():
     p = module.params
     try:
         if p["python"] and p["app"]:
-            check_account(p["app"], p["base_dir"])
+            try:
+                check_account(p["app"], p["base_dir"])
+            except Refused as exc:
+                # A check run on a new host: the app role has not made the account (it would).
+                if not module.check_mode or not APP_NAME.fullmatch(p["app"]):
+                    raise
+                module.warn(f"{exc} (check mode: taken as made by an earlier role)")
         result = describe(p["path"], p["marker"], p["packages"])
         result["requirements_escapes"] = requirement_escapes(p["requirements_file"]) if p["requirements_file"] else []
         if p["python"]:
