@@ -362,3 +362,13 @@ def test_finish_removes_the_previous_venv_without_following_links(tmp_path):
     (tmp_path / "venv.previous").symlink_to(outside)
     venv_freeze.finish(str(venv), None)
     assert not os.path.lexists(tmp_path / "venv.previous") and (outside / "keep").exists()
+
+
+def test_the_question_to_the_interpreter_runs_on_this_python():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-I", "-c", venv_info.ASK_INTERPRETER],
+                         capture_output=True, text=True, check=True).stdout
+    info = venv_info.parse_interpreter("python3", sys.executable, 0, out, "", "uv")
+    assert info["version_info"] == "%d.%d.%d" % sys.version_info[:3]
+    assert info["pip_wheel"] == "" or (info["pip_wheel"].endswith(".whl") and os.path.isfile(info["pip_wheel"]))
