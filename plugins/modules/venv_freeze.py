@@ -6,9 +6,17 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: venv_freeze
-short_description: Make a virtualenv an app's user built root-owned, and record what it holds
+short_description: Prepare a virtualenv's build by an app's user, then make it root-owned and record what it holds
 description:
-  - Run after the build command has returned. Walks O(path) by file descriptor without following
+  - Three steps of pyweb.deploy.venv's build, each one call, run by root around the build command
+    that the app's user runs (O(action)).
+  - O(action=prepare), before the build; creates the folder that holds O(path) when it is missing
+    (C(root:root) C(0755)), removes what an interrupted run left at C(<path>.previous), moves the
+    current virtualenv there, makes O(path) an empty folder owned by O(user):O(group) C(0700) for
+    the build, and writes O(config) (the installer's configuration, which may hold an index
+    password) into a new folder under C(/run), C(root:<group>) C(0750), each file C(0640), so
+    the build can read it and no one else (RV(config_dir)).
+  - O(action=freeze), after the build command has returned. Walks O(path) by file descriptor without following
     symbolic links and gives every entry to root:root (links themselves included), then the top
     folder root:O(group) mode C(0750), so the app's user can use the virtualenv but no longer
     change it, and other apps cannot read it.
@@ -18,10 +26,19 @@ description:
     name could be outside the tree), or a file that keeps a set-user-ID or set-group-ID bit.
   - Then replaces whatever is at O(marker) in the top folder by a new root-owned C(0644) file
     holding O(marker_content), the record pyweb.deploy.venv_info trusts.
-  - Skipped in check mode.
+  - Then removes C(<path>.previous) and O(config_dir).
+  - O(action=restore), when the build or the freeze failed; removes a half-built virtualenv (one
+    that is not frozen), puts C(<path>.previous) back, and removes O(config_dir).
+  - Nothing is followed, everything is removed without following links, and nothing in the tree
+    is executed. Skipped in check mode.
 version_added: 0.2.0
 author: pyweb.deploy developers
 options:
+  action:
+    description: Which step (see above).
+    type: str
+    choices: [prepare, freeze, restore]
+    default: freeze
   path:
     description: The virtualenv's folder (a real directory, not a link).
     type: path
@@ -30,14 +47,25 @@ options:
     description: The group of the top folder (the app's).
     type: str
     required: true
+  user:
+    description: With O(action=prepare), the user who builds (owns the empty folder); O(group) when not given.
+    type: str
+  config:
+    description:
+      - With O(action=prepare), the files to write into RV(config_dir), file name to content. They
+        may hold credentials, so the option is C(no_log) and nothing of it is returned.
+    type: dict
+    default: {}
+  config_dir:
+    description: With O(action=freeze) or O(action=restore), the folder O(action=prepare) returned, removed.
+    type: path
   marker:
     description: The name of the record inside the top folder.
     type: str
     default: .pyweb-venv.json
   marker_content:
-    description: The record's text.
+    description: The record's text; required with O(action=freeze).
     type: str
-    required: true
 attributes:
   check_mode:
     support: none
@@ -45,25 +73,54 @@ attributes:
 """
 
 EXAMPLES = r"""
+- name: Move the current venv aside and give blog an empty folder to build in
+  pyweb.deploy.venv_freeze:
+    action: prepare
+    path: /srv/apps/blog/venv
+    group: blog
+    config:
+      pip.conf: "[global]\nno-input = true\n"
+  register: prepared
+
 - name: Freeze the venv blog's user built
   pyweb.deploy.venv_freeze:
     path: /srv/apps/blog/venv
     group: blog
     marker_content: '{"hash": "..."}'
+    config_dir: "{{ prepared.config_dir }}"
 """
 
 RETURN = r"""
 entries:
   description: How many entries below the top folder were given to root.
-  returned: when run
+  returned: with O(action=freeze)
   type: int
+config_dir:
+  description: The folder that holds O(config).
+  returned: with O(action=prepare)
+  type: str
+moved_aside:
+  description: The current virtualenv was moved to C(<path>.previous).
+  returned: with O(action=prepare)
+  type: bool
+restored:
+  description: C(<path>.previous) was put back.
+  returned: with O(action=restore)
+  type: bool
 """
 
 import grp
 import os
+import pwd
+import shutil
 import stat
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
+# The installer's configuration goes here: the build runs in a transient unit with a private /tmp
+# (pyweb.deploy.app_command), which can read /run but would see an empty /tmp.
+CONFIG_PARENT = "/run"
 
 
 class Refused(Exception):
@@ -129,14 +186,100 @@ def write_marker(path: str, name: str, content: str) -> None:
         os.close(top)
 
 
+def remove(path: str) -> bool:
+    """Remove whatever is at path (a link itself, never what it points to); True if something was."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        # rmtree works by file descriptor here and follows no link inside the tree.
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+    return True
+
+
+def prepare(path: str, uid: int, gid: int, config: dict, config_parent: str = CONFIG_PARENT) -> dict:
+    """Before the build: the parent, the previous venv aside, an empty folder for the builder,
+    and the installer's configuration readable by the builder's group only."""
+    for name in config:
+        if "/" in name or name in ("", ".", ".."):
+            raise Refused(f"config file {name!r} is not a plain file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.lexists(parent):
+        # root:root 0755, like `mkdir -p -m 0755`: parents made on the way get the same.
+        old = os.umask(0o022)
+        try:
+            os.makedirs(parent, 0o755)
+        finally:
+            os.umask(old)
+    previous = path + ".previous"
+    remove(previous)  # what an interrupted run left
+    moved = os.path.lexists(path)
+    if moved:
+        os.rename(path, previous)
+    os.mkdir(path, 0o700)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+    config_dir = tempfile.mkdtemp(prefix="pyweb-venv-", dir=config_parent)
+    os.chown(config_dir, 0, gid)
+    os.chmod(config_dir, 0o750)
+    for name, content in config.items():
+        fd = os.open(os.path.join(config_dir, name),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+        try:
+            os.fchown(fd, 0, gid)
+            os.fchmod(fd, 0o640)
+            os.write(fd, str(content).encode("utf-8"))
+        finally:
+            os.close(fd)
+    return {"config_dir": config_dir, "moved_aside": moved}
+
+
+def restore(path: str, config_dir: str | None) -> dict:
+    """After a failure: the half-built venv removed, the previous one back, the configuration gone.
+    A frozen venv at path (root's, so not half-built) is kept when there is nothing to put back."""
+    previous = path + ".previous"
+    have_previous = os.path.lexists(previous)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and (have_previous or not (stat.S_ISDIR(st.st_mode) and st.st_uid == 0
+                                                 and not st.st_mode & 0o022)):
+        remove(path)
+    if have_previous:
+        os.rename(previous, path)
+    if config_dir:
+        remove(config_dir)
+    return {"restored": have_previous}
+
+
+def finish(path: str, config_dir: str | None) -> None:
+    """After the freeze: the previous venv and the configuration removed."""
+    remove(path + ".previous")
+    if config_dir:
+        remove(config_dir)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
+            "action": {"type": "str", "choices": ["prepare", "freeze", "restore"], "default": "freeze"},
             "path": {"type": "path", "required": True},
             "group": {"type": "str", "required": True},
+            "user": {"type": "str"},
+            "config": {"type": "dict", "default": {}, "no_log": True},
+            "config_dir": {"type": "path"},
             "marker": {"type": "str", "default": ".pyweb-venv.json"},
-            "marker_content": {"type": "str", "required": True},
+            "marker_content": {"type": "str"},
         },
+        required_if=[("action", "freeze", ["marker_content"])],
         supports_check_mode=True,
     )
     p = module.params
@@ -146,14 +289,25 @@ def main():
         gid = grp.getgrnam(p["group"]).gr_gid
     except KeyError:
         module.fail_json(msg=f"group {p['group']} does not exist")
+    what = {"prepare": "prepared for its build", "freeze": "frozen", "restore": "put back"}[p["action"]]
     try:
-        entries = freeze(p["path"], gid)
-        write_marker(p["path"], p["marker"], p["marker_content"])
+        if p["action"] == "prepare":
+            try:
+                uid = pwd.getpwnam(p["user"] or p["group"]).pw_uid
+            except KeyError:
+                module.fail_json(msg=f"user {p['user'] or p['group']} does not exist")
+            result = prepare(p["path"], uid, gid, p["config"])
+        elif p["action"] == "restore":
+            result = restore(p["path"], p["config_dir"])
+        else:
+            result = {"entries": freeze(p["path"], gid)}
+            write_marker(p["path"], p["marker"], p["marker_content"])
+            finish(p["path"], p["config_dir"])
     except Refused as exc:
-        module.fail_json(msg=f"the virtualenv {p['path']} was not frozen: {exc}")
+        module.fail_json(msg=f"the virtualenv {p['path']} was not {what}: {exc}")
     except OSError as exc:
-        module.fail_json(msg=f"the virtualenv {p['path']} was not frozen: {exc.filename or p['path']}: {exc.strerror}")
-    module.exit_json(changed=True, entries=entries)
+        module.fail_json(msg=f"the virtualenv {p['path']} was not {what}: {exc.filename or p['path']}: {exc.strerror}")
+    module.exit_json(changed=True, **result)
 
 
 if __name__ == "__main__":
