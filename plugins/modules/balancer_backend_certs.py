@@ -12,7 +12,7 @@ description:
     show their balancers (EC P-256, the app's domains as subject alternative names, not a CA).
     A certificate that exists is never replaced; a missing one is created with C(openssl req).
   - O(dir) is made root-only (C(0700)) if missing; a link there is refused.
-  - Returns every certificate and key as text in RV(certs): run the task with C(no_log=true),
+  - Returns every certificate and key as text in RV(certs). Run the task with C(no_log=true),
     the keys are secret.
   - In check mode nothing is created, and an app whose certificate does not exist yet is left
     out of RV(certs) (and reported as a change).

@@ -8,19 +8,25 @@ DOCUMENTATION = r"""
 module: balancer_state
 short_description: Read, drain or undrain the app hosts of a load balancer (a JSON state file)
 description:
-  - The balancer's drained app hosts, per site, live in O(path), a JSON file the collection owns
+  - >-
+    The balancer's drained app hosts, per site, live in O(path), a JSON file the collection owns
     (C({"version": 1, "down": {"<site>": ["<host>", ...]}})), never in Nginx's configuration.
-  - One call reads the state, applies O(drain) and O(undrain) to the sites in O(sites), writes
+  - >-
+    One call reads the state, applies O(drain) and O(undrain) to the sites in O(sites), writes
     the file when it differs, and returns RV(down), the hosts each site marks down, for
     the C(pyweb.deploy.balancer_sites) filter.
-  - A host drained before stays drained until O(undrain) names it. A host in O(drain) is taken
+  - >-
+    A host drained before stays drained until O(undrain) names it. A host in O(drain) is taken
     out of a site only if another host of that site stays up (a drain never takes a site's last
     host). A site the state does not know yet (a new app) starts with the hosts drained in any
     other site, under the same last-host rule.
-  - Upgrade from the versions that kept the state in Nginx's upstream files: while O(path) does
+  - >-
+    Upgrade from the versions that kept the state in Nginx's upstream files: while O(path) does
     not exist, the hosts of each site marked C(down;  # <host>) in
     O(upstreams_dir)C(/<site>.conf) are the state before (RV(migrated)), and the file is written.
   - Sites no longer in O(sites) are dropped from the file.
+  - The role calls it before it rewrites Nginx's upstream files; if Nginx refuses those, the
+    file already holds the new state and the next run applies it (a drained host stays out).
 version_added: 0.1.0
 author: pyweb.deploy developers
 options:
