@@ -68,3 +68,94 @@ def test_backend_apps_are_the_self_signed_ones_once_each():
     assert balancer_backend_apps(["app1", "app2", "app3"], hostvars, "/etc/pyweb/balancer/backend") == [
         {"name": "blog", "domains": ["blog.test", "www.blog.test"], "base": f"/etc/pyweb/balancer/backend/blog-{digest}"}]
     assert balancer_backend_apps(["app3"], hostvars, "/x") == []
+
+
+# balancer_sites / balancer_app_hosts: the balancer's nginx_sites as data (was a template that
+# printed YAML for from_yaml, which broke on a quote in a name or a backslash in a path).
+balancer_sites = _balancer.balancer_sites
+balancer_app_hosts = _balancer.balancer_app_hosts
+
+
+@pytest.fixture(autouse=True)
+def _collection_on_path(monkeypatch):
+    import sys
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
+    yield
+    sys.modules.pop("apps", None)
+
+
+def _app(name, **extra):
+    return {"name": name, "type": extra.pop("type", "flask"), "domains": extra.pop("domains", [f"{name}.test"]),
+            "source": {"path": "x"}, **extra}
+
+
+def test_app_hosts_in_the_order_the_apps_appear():
+    hostvars = {"a1": {"pyweb_apps": [_app("blog"), _app("shop")]}, "a2": {"pyweb_apps": [_app("shop")]},
+                "a3": {"pyweb_apps": None}}
+    assert balancer_app_hosts(["a1", "a2", "a3"], hostvars) == {"blog": ["a1"], "shop": ["a1", "a2"]}
+    assert list(balancer_app_hosts(["a2", "a1"], hostvars)) == ["shop", "blog"]
+
+
+def test_a_self_signed_app_over_https_verified_against_the_backend_certificate():
+    hostvars = {"a1": {"pyweb_apps": [_app("blog", domains=["*.blog.test", "blog.test"])], "ansible_host": "10.0.0.11"},
+                "a2": {"pyweb_apps": [_app("blog", domains=["*.blog.test", "blog.test"])],
+                       "pyweb_balancer_address": "[fd00::12]"}}
+    [site] = balancer_sites(["a1", "a2"], hostvars, {"blog": ["a2"]},
+                            {"backend_certs": {"blog": {"cert": "PEM", "key": "K"}}})
+    assert site == {
+        "name": "blog", "domains": ["*.blog.test", "blog.test"], "backend": "proxy", "backend_scheme": "https",
+        "tls": {"mode": "selfsigned", "redirect": True}, "hsts": {"enabled": True},
+        "client_max_body_size": "1m", "upstream_keepalive": 16,
+        "next_upstream": "error timeout http_502 http_503 http_504",
+        "backend_ssl_trusted_certificate": "PEM", "backend_ssl_name": "blog.test", "connect_timeout": "3s",
+        "servers": [
+            {"address": "10.0.0.11:443", "name": "a1", "down": False, "max_fails": 3, "fail_timeout": "10s"},
+            {"address": "[fd00::12]:443", "name": "a2", "down": True, "max_fails": 3, "fail_timeout": "10s"}]}
+
+
+def test_plain_http_app_has_no_backend_tls_and_port_80():
+    hostvars = {"a1": {"pyweb_apps": [_app("docs", type="django", tls={"mode": "none"})]}}
+    [site] = balancer_sites(["a1"], hostvars, {}, {"keepalive": "4", "max_fails": "5"})
+    assert site["backend_scheme"] == "http" and site["hsts"] == {"enabled": False}
+    assert "backend_ssl_trusted_certificate" not in site and "backend_ssl_name" not in site
+    assert site["client_max_body_size"] == "20m" and site["upstream_keepalive"] == 4
+    assert site["servers"] == [{"address": "a1:80", "name": "a1", "down": False, "max_fails": 5, "fail_timeout": "10s"}]
+
+
+def test_the_balancers_own_tls_and_ca_win():
+    hostvars = {"a1": {"pyweb_apps": [_app("shop", tls={"mode": "provided", "cert": "/c", "key": "/k", "hsts": False}),
+                                      _app("wild", domains=["*.wild.test"]), _app("blog")]}}
+    settings = {"tls": {"shop": {"mode": "acme", "acme_email": "ops@x.test"}, "blog": {"hsts": False}},
+                "backend_ca": {"shop": "/etc/ssl/shop-ca.pem"}, "backend_system_ca": "/ca.pem"}
+    shop, wild, blog = balancer_sites(["a1"], hostvars, None, settings)
+    # A mode given for the balancer brings HSTS with it; the app host's files stay the app host's.
+    assert shop["tls"] == {"mode": "acme", "cert": "/c", "key": "/k", "acme_email": "ops@x.test", "redirect": True}
+    assert shop["hsts"] == {"enabled": True}
+    assert shop["backend_ssl_trusted_certificate"] == "/etc/ssl/shop-ca.pem"
+    # Self-signed without a backend certificate read yet (check mode on a fresh cluster): the system CA.
+    assert wild["backend_ssl_trusted_certificate"] == "/ca.pem"
+    assert wild["backend_ssl_name"] == "backend.wild.test"
+    assert blog["hsts"] == {"enabled": False} and blog["tls"]["mode"] == "selfsigned"
+
+
+def test_a_quote_in_a_name_and_a_backslash_in_a_path_pass_through_unchanged():
+    # The template printed these into YAML: a `"` or a `\` in the wrong place broke from_yaml or
+    # changed the value. As data they pass through as they are.
+    name = 'bl"og'
+    path = "C:\\certs\\ca.pem"
+    hostvars = {'a"1': {"pyweb_apps": [_app(name)], "ansible_host": 'h\\"x'}}
+    [site] = balancer_sites(['a"1'], hostvars, {name: ['a"1']}, {"backend_ca": {name: path}})
+    assert site["name"] == name
+    assert site["backend_ssl_trusted_certificate"] == path
+    assert site["servers"][0]["address"] == 'h\\"x:443'
+    assert site["servers"][0]["name"] == 'a"1' and site["servers"][0]["down"] is True
+
+
+def test_unknown_settings_are_refused():
+    with pytest.raises(AnsibleFilterError, match="unknown settings"):
+        balancer_sites([], {}, {}, {"keepalives": 3})
+
+
+def test_no_app_hosts_no_sites():
+    assert balancer_sites([], {}, {}, {}) == []
+    assert balancer_app_hosts(["a1"], {"a1": {}}) == {}
