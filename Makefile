@@ -12,7 +12,7 @@ COLLECTION_LINK := .cache/collections/ansible_collections/pyweb/deploy
 SCENARIO ?=
 PLATFORMS ?=
 
-.PHONY: help setup link lint unit test test-env images build changelog clean demo demo-clean bench
+.PHONY: help setup link lint unit units sanity matrix test test-env images build changelog release ee clean demo demo-clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,12 +50,36 @@ lint: setup ## yamllint, ansible-lint (production profile), syntax check of ever
 	tools/role-docs --check
 	@for m in plugins/modules/*.py; do m=$$(basename $$m .py); \
 	  ansible-doc -t module pyweb.deploy.$$m >/dev/null || exit 1; echo "docs ok: module $$m"; done
+	@$(CHECK_FILTER_DOCS)
 	@for r in roles/*/; do r=$$(basename $$r); \
 	  ansible-doc -t role pyweb.deploy.$$r >/dev/null || exit 1; echo "docs ok: role $$r"; done
 	antsibull-changelog lint
 
+# Every filter a FilterModule returns has its documentation (plugins/filter/<name>.yml) that
+# ansible-doc shows; `ansible-doc -l` marks one without it UNDOCUMENTED.
+CHECK_FILTER_DOCS = filters=$$(python -c 'import glob, importlib.util as u; \
+	  [print(n) for f in sorted(glob.glob("plugins/filter/*.py")) \
+	   for s in [u.spec_from_file_location("f", f)] for m in [u.module_from_spec(s)] \
+	   if not s.loader.exec_module(m) and hasattr(m, "FilterModule") for n in m.FilterModule().filters()]') || exit 1; \
+	for f in $$filters; do \
+	  [ -f plugins/filter/$$f.yml ] || { echo "plugins/filter/$$f.yml is missing: document the filter $$f"; exit 1; }; \
+	  ansible-doc -t filter pyweb.deploy.$$f >/dev/null || exit 1; echo "docs ok: filter $$f"; done; \
+	! ansible-doc -t filter -l pyweb.deploy 2>&1 | grep -i undocumented
+
 unit: setup ## unit tests of the collection's Python plugins
 	python -m pytest -q tests/unit
+
+units: setup ## the unit tests through ansible-test units (its own venv; about 1 min)
+	tools/ansible-test-run units
+
+sanity: setup ## ansible-test sanity (every test; about 1.5 min, 4 the first time)
+	tools/ansible-test-run sanity
+
+# The ansible-core versions the matrix checks: each gets a venv under .cache/matrix (from PyPI,
+# with the Python it needs from pyenv); the pinned one is .venv's.
+MATRIX ?= 2.16 2.17 2.18 2.19 2.20
+matrix: setup ## syntax checks, docs and unit tests per ansible-core version (MATRIX="2.16 2.20")
+	tools/matrix $(MATRIX)
 
 test-env: ## make sure a Docker engine answers and the apt cache runs
 	tools/ensure-docker.sh
@@ -73,16 +97,22 @@ demo: setup ## deploy the three example apps into a local container and show the
 demo-clean: ## remove the demo container
 	tools/demo.sh clean
 
-build: setup ## build the collection tarball into build/
+build: setup ## build the collection tarball into build/ and check its file list
 	ansible-galaxy collection build --force --output-path build .
+	tools/check-tarball
 
-changelog: setup ## check the changelog fragments
-	tools/role-docs --check
-	@for m in plugins/modules/*.py; do m=$$(basename $$m .py); \
-	  ansible-doc -t module pyweb.deploy.$$m >/dev/null || exit 1; echo "docs ok: module $$m"; done
-	@for r in roles/*/; do r=$$(basename $$r); \
-	  ansible-doc -t role pyweb.deploy.$$r >/dev/null || exit 1; echo "docs ok: role $$r"; done
-	antsibull-changelog lint
+changelog: setup ## CHANGELOG.rst for galaxy.yml's version from the fragments (kept; run it again any time)
+	tools/changelog
+
+# Checks only: it tags and publishes nothing.
+release: setup ## check a release: version, changelog, lint, unit, sanity, build (publishes nothing)
+	tools/release-check
+	tools/changelog --check
+	$(MAKE) --no-print-directory lint unit sanity build
+	@echo "release $$(sed -n 's/^version: *//p' galaxy.yml) is ready: tag it and publish build/*.tar.gz by hand"
+
+ee: build ## check execution-environment.yml: ansible-builder create (a separate venv under .cache)
+	tools/ee-check
 
 clean: ## remove build output and test logs
 	rm -rf build .cache/test-logs

@@ -41,7 +41,7 @@ def say(msg):
 
 
 def sh(cmd, check=True, capture=True, **kw):
-    res = subprocess.run(cmd, shell=isinstance(cmd, str), text=True,
+    res = subprocess.run(cmd, check=False, shell=isinstance(cmd, str), text=True,
                          stdout=subprocess.PIPE if capture else None,
                          stderr=subprocess.STDOUT if capture else None, **kw)
     if check and res.returncode != 0:
@@ -66,7 +66,7 @@ def start(name):
         "-v", f"{CACHE}/root-cache:/root/.cache:rw",
         "--stop-signal", "SIGRTMIN+3", IMAGE, "/lib/systemd/systemd"])
     STARTED.append(name)
-    for _ in range(60):
+    for _attempt in range(60):
         state = sh(["docker", "exec", name, "systemctl", "is-system-running"], check=False).stdout.strip()
         if state in ("running", "degraded"):
             return name
@@ -148,7 +148,7 @@ def playbook(inv, label, env=None, extra=(), playbook_path="playbooks/site.yml")
     ok, changed, skipped = (sum(int(h[i]) for h in hosts) for i in (1, 2, 5))
     tail = res.stdout[res.stdout.rfind("=" * 20):] if "=" * 20 in res.stdout else ""
     slow = [(t.strip(), float(s)) for t, s in PROFILE.findall(tail)][:12]
-    return {"by_role": role_costs(res.stdout),"seconds": round(secs, 1), "tasks": ok + skipped, "ok": ok, "changed": changed,
+    return {"by_role": role_costs(res.stdout), "seconds": round(secs, 1), "tasks": ok + skipped, "ok": ok, "changed": changed,
             "skipped": skipped, "hosts": len(hosts), "slowest": slow, "log": str(log.relative_to(ROOT))}
 
 
@@ -227,7 +227,8 @@ systemctl enable --now hello.service
 nginx -t -q && systemctl reload nginx
 for i in $(seq 30); do
   curl -fsS -H 'Host: hello.bench.test' http://127.0.0.1/health >/dev/null 2>&1 && exit 0
-  python3 -c "import urllib.request as u; r=u.Request('http://127.0.0.1/health', headers={'Host':'hello.bench.test'}); u.urlopen(r, timeout=2)" 2>/dev/null && exit 0
+  python3 -c "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1/health', headers={'Host': 'hello.bench.test'}), timeout=2)" \
+    2>/dev/null && exit 0
   sleep 0.5
 done
 echo "the app did not answer"; exit 1
@@ -393,9 +394,11 @@ def wrk(url, host, secs, conns=32):
     res = sh(["wrk", "-t2", f"-c{conns}", f"-d{secs}s", "--latency", "-H", f"Host: {host}", url], check=False)
     txt = res.stdout
     # The distribution's lines only ("   99%   4.18ms"): "99%" also ends figures such as "89.99%".
+
     def num(pattern):
         m = re.search(pattern, txt)
         return m.group(1) if m else None
+
     def ms(v):
         if v is None:
             return None
@@ -465,6 +468,7 @@ def part_serve(out, opts, name=None):
         rows.append(r)
         say(f"  {label}: {r['rps']:.0f} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
     by = {r["target"]: r for r in rows}
+
     def ratio(a, b):
         return round(by[a]["rps"] / by[b]["rps"], 2) if by[b]["rps"] else None
     out["serve"] = {"wrk": f"-t2 -c32 -d{secs}s from the host", "rows": rows, "ratios": {
@@ -474,7 +478,7 @@ def part_serve(out, opts, name=None):
     }}
     procs = dexec(name, f"for u in {' '.join(idle)}; do echo $u $(pgrep -u $u 2>/dev/null | wc -l); done").stdout.split("\n")
     out["memory"] = {"idle_mb": idle, "loaded_mb": {users[r_host]: by[l]["rss_loaded_mb"]
-                                                    for l, _, r_host, _ in targets if r_host in users and l in by and by[l]["rss_loaded_mb"]},
+                                                    for l, _addr, r_host, _user in targets if r_host in users and l in by and by[l]["rss_loaded_mb"]},
                      "processes": dict(p.split() for p in procs if p.strip())}
     dexec(name, "nginx -c /etc/bench-ref.conf -s stop; pkill -u hello -f 127.0.0.1:8000 || true", check=False)
     return name

@@ -5,8 +5,10 @@
 #   tools/demo.sh clean    remove the container
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$PWD/.cache/collections"
+# ansible.cfg (collections path, pipelining) applies: this script runs in the checkout.
+export PATH="$PWD/.venv/bin:$PATH"
 [ -x .venv/bin/ansible-playbook ] || make setup
+make -s link
 name=pyweb-demo
 platform=${PYWEB_PLATFORM:-debian12}
 say() { printf '\n== %s\n' "$*"; }

@@ -34,7 +34,7 @@ RESERVED_NAMES = {
     "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp",
     "proxy", "www_data", "backup", "list", "irc", "gnats", "nobody", "nogroup", "adm", "tty",
     "disk", "kmem", "dialout", "fax", "voice", "cdrom", "floppy", "tape", "sudo", "audio", "dip",
-    "operator", "src", "shadow", "utmp", "video", "sasl", "plugdev", "staff", "games", "users",
+    "operator", "src", "shadow", "utmp", "video", "sasl", "plugdev", "staff", "users",
     "input", "sgx", "kvm", "render", "crontab", "netdev", "messagebus", "systemd", "polkitd",
     "_apt", "apt", "wheel", "admin", "lxd", "docker", "podman", "containerd", "tss", "uuidd",
     # services and their accounts and units on a web host

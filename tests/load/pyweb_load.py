@@ -234,7 +234,7 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     stop = threading.Event()
     t0 = time.monotonic()
-    workers = [Worker(args, stop, t0) for _ in range(args.threads)]
+    workers = [Worker(args, stop, t0) for _thread in range(args.threads)]
     for w in workers:
         w.start()
     try:

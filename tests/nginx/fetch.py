@@ -21,9 +21,9 @@ for req in requests:
     cmd = ["curl", "--silent", "--show-error", "--max-time", "10", "--dump-header", "-",
            "--resolve", f"{req['host']}:{port}:{address}"]
     cmd += (["--insecure"] if tls else []) + req.get("args", []) + [url]
-    proc = subprocess.run(cmd, capture_output=True)
+    proc = subprocess.run(cmd, capture_output=True, check=False)
     out = proc.stdout.decode("utf-8", "replace")
-    head, _, body = out.partition("\r\n\r\n")
+    head, _sep, body = out.partition("\r\n\r\n")
     lines = [line for line in head.split("\r\n") if line]
     status = int(lines[0].split()[1]) if lines else 0
     headers = {}

@@ -19,7 +19,7 @@ def props(cmd):
     out = {}
     for word in cmd[:cmd.index("--")]:
         if word.startswith("--property="):
-            key, _, value = word[len("--property="):].partition("=")
+            key, _sep, value = word[len("--property="):].partition("=")
             out.setdefault(key, []).append(value)
     return out
 

@@ -65,7 +65,7 @@ def test_tool_folders_are_left_out_silently(tmp_path):
 def test_a_link_is_packed_as_a_link_never_followed(tmp_path):
     root = tree(tmp_path, {"app.py": "x\n"})
     os.symlink("/etc", tmp_path / "staticfiles")
-    data, count, _ = mod.pack(root, mod.DEFAULT_EXCLUDE, mod.DEFAULT_SECRETS)
+    data, count, _skipped = mod.pack(root, mod.DEFAULT_EXCLUDE, mod.DEFAULT_SECRETS)
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as tar:
         link = tar.getmember("staticfiles")
         assert link.issym() and link.linkname == "/etc"

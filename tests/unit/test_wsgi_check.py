@@ -29,7 +29,7 @@ def test_request_as_nginx_forwards_it():
 
 
 def test_request_with_a_port_and_plain_http():
-    _, body = check.wsgi_request(echo_app, "/", "blog.example.test:8080", https=False)
+    _status, body = check.wsgi_request(echo_app, "/", "blog.example.test:8080", https=False)
     assert b"SERVER_PORT=8080" in body and b"wsgi.url_scheme=http " in body
 
 

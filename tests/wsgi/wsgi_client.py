@@ -46,7 +46,7 @@ def request(sock_path, protocol, path="/", timeout=10.0):
                 break
             chunks.append(data)
     raw = b"".join(chunks)
-    head, _, body = raw.partition(b"\r\n\r\n")
+    head, _sep, body = raw.partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
     parts = status_line.split()
     status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
@@ -61,7 +61,7 @@ def load(args):
     def loop():
         while time.monotonic() < deadline and not (args.stop_file and os.path.exists(args.stop_file)):
             try:
-                status, _, body = request(args.socket, args.protocol)
+                status, _reason, body = request(args.socket, args.protocol)
                 key = body.split(" ", 1)[0] if body else "<empty>"
                 with lock:
                     statuses[str(status)] += 1
@@ -71,7 +71,7 @@ def load(args):
                     errors[type(exc).__name__ + ": " + str(exc)] += 1
             time.sleep(args.pause)
 
-    threads = [threading.Thread(target=loop) for _ in range(args.threads)]
+    threads = [threading.Thread(target=loop) for _thread in range(args.threads)]
     for t in threads:
         t.start()
     for t in threads:
