@@ -148,7 +148,7 @@ options:
         type: list
         elements: str
         required: true
-      message:
+      refused_message:
         description: The start of the failure message.
         type: str
         default: The new configuration was refused, so nothing on the host was changed
@@ -234,7 +234,7 @@ def argument_spec() -> dict:
         prune=dict(type="list", elements="raw", default=[]),
         validate=dict(type="dict", options=dict(
             copy=dict(type="path", required=True), argv=dict(type="list", elements="str", required=True),
-            message=dict(type="str", default="The new configuration was refused, so nothing on the host was changed"))),
+            refused_message=dict(type="str", default="The new configuration was refused, so nothing on the host was changed"))),
     )
 
 
@@ -264,11 +264,11 @@ def run(params: dict, check_mode: bool) -> tuple:
             rc, output = filestate.validate(p, validate["copy"], validate["argv"])
         except FileNotFoundError:
             if not check_mode:
-                return dict(result, changed=False), f"{validate['message']}: {validate['argv'][0]} is not installed"
+                return dict(result, changed=False), f"{validate['refused_message']}: {validate['argv'][0]} is not installed"
             # In check mode on a host where the program is not installed yet, there is nothing to test with.
             rc, output = 0, ""
         if rc != 0:
-            message = f"{validate['message']}: {output.strip()}"
+            message = f"{validate['refused_message']}: {output.strip()}"
             if check_mode:
                 # Other tasks that check mode skips (a certificate made on the host) may be what the
                 # test misses: say it, do not fail the check run.

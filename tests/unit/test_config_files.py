@@ -125,7 +125,7 @@ def test_validate_failure_leaves_the_host_alone_and_names_the_real_path(tmp_path
     (conf / "main.conf").write_text("good\n")
     p = params(files=[f(conf / "main.conf", "bad\n")],
                validate={"copy": str(conf), "argv": ["sh", "-c", 'grep -q good "$1" || { echo "broken in $1"; exit 1; }',
-                                                     "x", "{root}/main.conf"], "message": "refused"})
+                                                     "x", "{root}/main.conf"], "refused_message": "refused"})
     res, err = config_files.run(p, check_mode=False)
     assert err == f"refused: broken in {conf}/main.conf"
     assert (conf / "main.conf").read_text() == "good\n" and not res["changed"]
