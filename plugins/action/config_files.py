@@ -11,7 +11,11 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
-from ansible.template import trust_as_template
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19 has no data tagging: template text is trusted as it is
+    def trust_as_template(value):
+        return value
 
 
 class ActionModule(ActionBase):
@@ -23,7 +27,10 @@ class ActionModule(ActionBase):
             source = self._find_needle("templates", template)
         except AnsibleError as e:
             raise AnsibleActionFail(to_text(e)) from None
-        data = trust_as_template(self._loader.get_text_file_contents(source))
+        if hasattr(self._loader, "get_text_file_contents"):  # ansible-core 2.19+
+            data = trust_as_template(self._loader.get_text_file_contents(source))
+        else:
+            data = to_text(self._loader._get_file_contents(source)[0], errors="surrogate_or_strict")
         searchpath = []
         for p in list(task_vars.get("ansible_search_path", [])) + [self._loader._basedir, os.path.dirname(source)]:
             searchpath.extend([os.path.join(p, "templates"), p])

@@ -27,7 +27,7 @@ description:
   - In check mode a command runs only if O(read_only); otherwise it is reported as a change it
     would make, and not run.
 version_added: 0.1.0
-author: pyweb.deploy developers
+author: pyweb.deploy developers (@pyweb)
 requirements:
   - systemd 252 or newer on the target (systemd-run)
 options:
@@ -112,6 +112,7 @@ options:
     default: ""
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: partial
     details: Runs in check mode only if O(read_only); otherwise reports the change it would make.
 """

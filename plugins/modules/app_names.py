@@ -18,7 +18,7 @@ description:
     C(/etc/systemd/system) are then the app's own.
   - Run it before anything on the host changes (the site playbooks do, for every app at once).
 version_added: 0.1.0
-author: pyweb.deploy developers
+author: pyweb.deploy developers (@pyweb)
 options:
   names:
     description: The app names to check.
@@ -31,9 +31,11 @@ options:
     default: /srv/apps
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: It only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: It changes nothing.
 """

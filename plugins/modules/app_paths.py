@@ -33,8 +33,8 @@ description:
     following a link, without set-id bits nor group or other write; refuses an entry owned by someone
     else than the app or root, a file with several hard links, a device, fifo or socket, and a link
     in it that leaves O(path)."
-version_added: 0.2.0
-author: pyweb.deploy developers
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
 options:
   app:
     description: The app; its user and group (same name) own what the app may write.
@@ -80,8 +80,10 @@ options:
     default: ""
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 
@@ -481,7 +483,7 @@ def reclaim(release: str, path: str, ids: tuple, check: bool) -> tuple:
         return 0, []
     rel_fd = open_anchor(release)
     try:
-        fd, _ = ensure_path(rel_fd, release, "/".join(parts[:-1]), ROOT, ROOT, True) if len(parts) > 1 \
+        fd, _created = ensure_path(rel_fd, release, "/".join(parts[:-1]), ROOT, ROOT, True) if len(parts) > 1 \
             else (os.dup(rel_fd), [])
         if fd is None:
             return 0, []

@@ -22,8 +22,8 @@ description:
     O(env_file) as C(.pyweb/env/<id>.env) (root, 0600; C(.pyweb/env/) root 0700), for a rollback to
     the release, and removes the virtualenvs in C(venvs/) that no kept release's marker names (but
     O(venv) and the static build's C(build-*)), never following a link."
-version_added: 0.3.0
-author: pyweb.deploy developers
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
 options:
   action:
     description: C(check) reads (and may create the Django key); C(keep) writes the copy and prunes.
@@ -74,8 +74,10 @@ options:
     type: path
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 

@@ -17,7 +17,7 @@ description:
   - In check mode nothing is created, and an app whose certificate does not exist yet is left
     out of RV(certs) (and reported as a change).
 version_added: 0.1.0
-author: pyweb.deploy developers
+author: pyweb.deploy developers (@pyweb)
 options:
   apps:
     description:
@@ -36,8 +36,10 @@ options:
     default: 36500
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

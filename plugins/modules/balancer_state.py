@@ -28,7 +28,7 @@ description:
   - The role calls it before it rewrites Nginx's upstream files; if Nginx refuses those, the
     file already holds the new state and the next run applies it (a drained host stays out).
 version_added: 0.1.0
-author: pyweb.deploy developers
+author: pyweb.deploy developers (@pyweb)
 options:
   sites:
     description: Each site (app) of the balancer and the app hosts that serve it, in order.
@@ -54,8 +54,10 @@ options:
     default: /etc/nginx/pyweb/upstreams
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 

@@ -23,8 +23,8 @@ description:
     C(--diff) shows only that such a file changes.
   - Check mode and C(--diff) are supported; the result's RV(tags) name what kinds of files changed,
     so the role can decide (a unit -> daemon-reload, an environment file -> restart).
-version_added: 0.3.0
-author: pyweb.deploy developers
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
 options:
   files:
     description:
@@ -82,7 +82,6 @@ options:
         description: The file's content (never shown).
         type: str
         required: true
-        no_log: true
       mode:
         description: Octal mode.
         type: str
@@ -154,8 +153,10 @@ options:
         default: The new configuration was refused, so nothing on the host was changed
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 

@@ -17,7 +17,7 @@ description:
   - Check mode reports what would change and changes nothing; without C(nft) installed (check
     mode on a fresh host) the table counts as not loaded.
 version_added: 0.1.0
-author: pyweb.deploy developers
+author: pyweb.deploy developers (@pyweb)
 options:
   state:
     description: C(loaded) or C(absent).
@@ -38,8 +38,10 @@ options:
     default: inet
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -14,11 +14,11 @@ description:
     without Ansible facts, and compares each with its minimum.
   - With O(mode=enforce) it fails with one message naming every shortfall; with O(mode=warn) it
     returns the same report and a warning. A figure that cannot be read (the link speed of most
-    virtual interfaces) is reported in RV(report.unknown) and a warning, and fails only with
+    virtual interfaces) is reported in RV(unknown) and a warning, and fails only with
     O(fail_on_unknown).
   - It only reads.
 version_added: 0.1.0
-author: pyweb.deploy developers
+author: pyweb.deploy developers (@pyweb)
 options:
   min_cpu_cores:
     description: The fewest online CPUs; 0 skips the check.
@@ -67,9 +67,11 @@ options:
     default: ""
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: It only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: It changes nothing.
 """

@@ -14,7 +14,7 @@ description:
     start of the body, or the connection error).
   - Changes nothing; runs in check mode too.
 version_added: 0.1.0
-author: pyweb.deploy developers
+author: pyweb.deploy developers (@pyweb)
 options:
   domain:
     description: The site's host name.
@@ -62,7 +62,26 @@ options:
     default: 2
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+"""
+
+EXAMPLES = r"""
+- name: Ask Nginx on this host for the blog's health page, as a client of blog.example.com would
+  pyweb.deploy.http_check:
+    domain: blog.example.com
+    path: /health/
+    scheme: https
+    status: 200
+    contains: ok
+    retries: 3
+
+- name: Check one app host directly, behind a load balancer (SNI and Host still name the site)
+  pyweb.deploy.http_check:
+    domain: shop.example.com
+    address: 10.0.0.12
+    scheme: https
+    validate_certs: false
 """
 
 RETURN = r"""

@@ -21,8 +21,8 @@ description:
     than O(cache_valid_time), as M(pyweb.deploy.package_state) reads them (same code), so that the
     role needs one round trip to the host.
   - It only reads.
-version_added: 0.2.0
-author: pyweb.deploy developers
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
 options:
   conf_dir:
     description: Nginx's configuration folder; relative paths below are under it.
@@ -58,9 +58,11 @@ options:
     default: 3600
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: It only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: It changes nothing.
 """

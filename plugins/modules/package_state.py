@@ -17,8 +17,8 @@ description:
     periodic update-success stamp, else the lists folder's mtime); a lists folder without package
     lists (container images, cleaned hosts) counts as no cache.
   - It only reads.
-version_added: 0.2.0
-author: pyweb.deploy developers
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
 options:
   names:
     description: The packages wanted, by their name on this host.
@@ -36,9 +36,11 @@ options:
     default: apt
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: It only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: It changes nothing.
 """

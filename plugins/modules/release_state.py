@@ -22,7 +22,7 @@ description:
   - It never follows a link inside C(releases/) and removes a release with a walk that does not
     follow links either.
 version_added: 0.1.0
-author: pyweb.deploy developers
+author: pyweb.deploy developers (@pyweb)
 options:
   base_dir:
     description: The app's folder.
@@ -47,8 +47,10 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 

@@ -14,7 +14,7 @@ description:
   - "Run it where the folder is, usually the controller (C(delegate_to: localhost))."
   - It writes only into O(dest_dir), a cache, and reports no change.
 version_added: 0.1.0
-author: pyweb.deploy developers
+author: pyweb.deploy developers (@pyweb)
 options:
   path:
     description: The folder to pack.
@@ -42,8 +42,10 @@ options:
               id_ed25519, .netrc, .pgpass, .pypirc, .htpasswd, "*.sqlite", "*.sqlite3", "*.db"]
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 
@@ -155,7 +157,7 @@ def main():
             "path": {"type": "path", "required": True},
             "dest_dir": {"type": "path", "required": True},
             "exclude": {"type": "list", "elements": "str", "default": DEFAULT_EXCLUDE},
-            "exclude_secrets": {"type": "list", "elements": "str", "default": DEFAULT_SECRETS},
+            "exclude_secrets": {"type": "list", "elements": "str", "default": DEFAULT_SECRETS, "no_log": False},
         },
         supports_check_mode=True,
     )

@@ -31,8 +31,8 @@ description:
     that is not frozen), puts C(<path>.previous) back, and removes O(config_dir).
   - Nothing is followed, everything is removed without following links, and nothing in the tree
     is executed. Skipped in check mode.
-version_added: 0.2.0
-author: pyweb.deploy developers
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
 options:
   action:
     description: Which step (see above).
@@ -68,8 +68,9 @@ options:
     type: str
 attributes:
   check_mode:
-    support: none
-    details: Skipped in check mode (reports no change).
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: partial
+    details: Nothing is changed in check mode; the result then reports no change.
 """
 
 EXAMPLES = r"""

@@ -30,8 +30,8 @@ description:
     role that makes them has only said it would).
   - Files are opened without following a final symbolic link; C(pyvenv.cfg), the record and
     requirements files are read up to 1 MiB.
-version_added: 0.2.0
-author: pyweb.deploy developers
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
 options:
   path:
     description: The virtualenv's folder.
@@ -86,6 +86,7 @@ options:
     default: {}
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
 """
 
@@ -153,7 +154,9 @@ packages:
   returned: always
   type: dict
 requirements_escapes:
-  description: The C(-r)/C(-c) lines of O(requirements_file) (and its includes) naming a file outside its folder, each as the path of the file it is in, a colon and the line.
+  description: >-
+    The C(-r)/C(-c) lines of O(requirements_file) (and its includes) naming a file outside its folder,
+    each as the path of the file it is in, a colon and the line.
   returned: always
   type: list
   elements: str

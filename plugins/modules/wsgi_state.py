@@ -28,8 +28,8 @@ description:
     reasons. A changed environment file whose variables are the same (a comment) changes nothing.
   - Links are not followed below the code's folder; the environment file's values are never
     returned.
-version_added: 0.3.0
-author: pyweb.deploy developers
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
 options:
   app:
     description: The app's name (its user, group and units C(<app>.socket), C(<app>.service)).
@@ -118,8 +118,10 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 
@@ -182,7 +184,9 @@ workers:
   returned: when read is preflight
   type: int
 action:
-  description: C(nothing), C(start) (the service is not running), C(reload) (graceful, for code or Gunicorn configuration) or C(restart) (units, environment, uWSGI configuration, socket).
+  description: >-
+    C(nothing), C(start) (the service is not running), C(reload) (graceful, for code or Gunicorn
+    configuration) or C(restart) (units, environment, uWSGI configuration, socket).
   returned: when read is service
   type: str
 daemon_reload:
