@@ -317,8 +317,8 @@ def check(params: dict, check_mode: bool) -> dict:
                 req = read_file_at(rfd, params["requirements"], f"{rel_path}/{params['requirements']}")
                 if req is not None:
                     result["requirements_found"] = True
-                    result["venv"] = f"{base}/venvs/" + venv_name(hashlib.sha256(req[0]).hexdigest(),
-                                                                 params["python"], params["packages"])
+                    digest = hashlib.sha256(req[0]).hexdigest()
+                    result["venv"] = f"{base}/venvs/" + venv_name(digest, params["python"], params["packages"])
             got = read_file_at(rfd, ".pyweb-built", f"{rel_path}/.pyweb-built")
             if got is not None:
                 marker, marker_uid = read_marker(got[0]), got[1].st_uid

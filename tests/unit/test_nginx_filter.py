@@ -26,8 +26,8 @@ def static(name, *domains, **more):
 
 
 def test_valid_sites_have_no_problems():
-    sites = [static("a"), {"name": "b", "domains": ["b.test"], "backend": "proxy",
-                            "servers": [{"address": "10.0.0.1:443"}]}]
+    balanced = {"name": "b", "domains": ["b.test"], "backend": "proxy", "servers": [{"address": "10.0.0.1:443"}]}
+    sites = [static("a"), balanced]
     assert nginx.nginx_site_problems(sites, PATTERN) == []
     assert nginx.nginx_site_problems([], PATTERN) == []
     assert nginx.nginx_site_problems(None, PATTERN) == []
