@@ -40,7 +40,7 @@ def metadata_fields(text: str) -> dict:
     for line in text.splitlines():
         if not line.strip():
             break
-        key, _, value = line.partition(":")
+        key, _sep, value = line.partition(":")
         if key in ("Name", "Version") and key not in fields:
             fields[key] = value.strip()
     return fields

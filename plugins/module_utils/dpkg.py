@@ -59,7 +59,7 @@ def find_installed(names: list, installed: dict) -> tuple[dict, list]:
             provided.setdefault(virtual, f"{pkg} {info['version']}")
     found, missing = {}, []
     for name in names:
-        base, _, arch = name.partition(":")
+        base, _sep, arch = name.partition(":")
         info = installed.get(name) or (installed.get(f"{base}:all") if arch else None)
         if info:
             found[name] = info["version"]

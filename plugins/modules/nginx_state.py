@@ -150,15 +150,15 @@ def not_after(pem: str) -> datetime.datetime:
     if not match:
         raise ValueError("no PEM certificate")
     der = base64.b64decode("".join(match.group(1).split()))
-    _, pos, _ = _tlv(der, 0)              # Certificate
-    _, pos, _ = _tlv(der, pos)            # tbsCertificate
-    tag, _, end = _tlv(der, pos)
+    _tag, pos, _end = _tlv(der, 0)              # Certificate
+    _tag, pos, _end = _tlv(der, pos)            # tbsCertificate
+    tag, _start, end = _tlv(der, pos)
     if tag == 0xA0:                       # [0] version
         pos = end
-    for _ in range(3):                    # serialNumber, signature, issuer
-        _, _, pos = _tlv(der, pos)
-    _, pos, _ = _tlv(der, pos)            # validity
-    _, _, pos = _tlv(der, pos)            # notBefore
+    for _field in range(3):                    # serialNumber, signature, issuer
+        _tag, _start, pos = _tlv(der, pos)
+    _tag, pos, _end = _tlv(der, pos)            # validity
+    _tag, _start, pos = _tlv(der, pos)            # notBefore
     tag, start, end = _tlv(der, pos)      # notAfter
     return _asn1_time(tag, der[start:end])
 

@@ -167,7 +167,7 @@ interpreter:
   contains:
     executable: {description: Its full path (C(sys.executable)), type: str}
     version: {description: C(sys.version), type: str}
-    version_info: {description: Major, minor and micro version, type: str, sample: 3.11.2}
+    version_info: {description: 'Major, minor and micro version', type: str, sample: 3.11.2}
     ensurepip: {description: It has C(ensurepip), type: bool}
     pip_wheel: {description: The pip wheel its C(ensurepip) installs from; empty when there is none, type: str}
 requirements_sha256:
@@ -289,7 +289,7 @@ def metadata_fields(text: str) -> dict:
     for line in text.splitlines():
         if not line.strip():
             break
-        key, _, value = line.partition(":")
+        key, _sep, value = line.partition(":")
         if key in ("Name", "Version") and key not in fields:
             fields[key] = value.strip()
     return fields

@@ -461,10 +461,10 @@ def read_state_file(path: str) -> tuple:
 def parse_units(text: str, units: list) -> dict:
     """`systemctl show -p Id,ActiveState,UnitFileState u1 u2` (blocks in the order asked)."""
     found = {u: {"active": "", "enabled": ""} for u in units}
-    blocks = [b for b in text.strip().split("\n\n")]
+    blocks = text.strip().split("\n\n")
     for unit, block in zip(units, blocks):
         for line in block.splitlines():
-            key, _, value = line.partition("=")
+            key, _sep, value = line.partition("=")
             if key == "ActiveState":
                 found[unit]["active"] = value
             elif key == "UnitFileState":
