@@ -88,7 +88,7 @@ test-env: ## make sure a Docker engine answers and the apt cache runs
 images: test-env ## build the systemd test images (only when their recipe changed)
 	tools/build-images.sh $(PLATFORMS)
 
-test: setup lint unit test-env ## lint, then every Molecule scenario (SCENARIO=x for one, PLATFORMS=... to override, JOBS=n at once, default 2)
+test: setup lint unit sanity test-env ## lint, unit tests, ansible-test sanity, then every Molecule scenario (SCENARIO=x for one, PLATFORMS=... to override, JOBS=n at once, default 2)
 	tools/run-scenarios $(if $(PLATFORMS),--platforms "$(PLATFORMS)") $(if $(JOBS),--jobs $(JOBS)) $(SCENARIO)
 
 demo: setup ## deploy the three example apps into a local container and show them
