@@ -69,7 +69,8 @@ options:
   secret_files:
     description:
       - Files whose content is secret; same keys as O(files) but O(secret_files[].content) only. Set
-        by the action plugin from O(files[].secret); the content is C(no_log).
+        by the action plugin from O(files[].secret); the content is C(no_log) (not the list itself,
+        which would hide every path and mode in all output).
     type: list
     elements: dict
     default: []
@@ -226,7 +227,7 @@ def argument_spec() -> dict:
         files=dict(type="list", elements="dict", default=[], options=dict(
             dest=dict(type="path", required=True), content=dict(type="str"), template=dict(type="str"),
             vars=dict(type="dict"), secret=dict(type="bool", default=False), **_OWNED)),
-        secret_files=dict(type="list", elements="dict", default=[], options=dict(
+        secret_files=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
             dest=dict(type="path", required=True), content=dict(type="str", required=True, no_log=True), **_OWNED)),
         directories=dict(type="list", elements="dict", default=[], options=dict(
             path=dict(type="path", required=True), mode=dict(type="str", default="0755"),
