@@ -8,6 +8,7 @@ dependency wrote), and no final link is followed when a file is opened. The same
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -25,6 +26,26 @@ def read_text(path: str, limit: int = MAX_READ) -> str | None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         return os.read(fd, limit).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+
+
+def file_digest(path: str, algorithm: str = "sha256") -> str | None:
+    """The hex digest of a regular file's whole content, not following a final link; None
+    when the path is absent, a link or not a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.new(algorithm)
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return digest.hexdigest()
+            digest.update(chunk)
     finally:
         os.close(fd)
 

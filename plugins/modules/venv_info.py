@@ -209,7 +209,10 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-MAX_READ = 1 << 20
+# One reader of virtualenv metadata for the collection (the wsgi role's wsgi_state uses it too).
+from ansible_collections.pyweb.deploy.plugins.module_utils.distinfo import (  # noqa: F401 (used by tests)
+    file_digest, installed_versions, metadata_fields, normalize, read_text, site_packages)
+
 INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s*=\s*|\s+|(?=[^\s=]))(\S+)")
 APP_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # The record's format: 2 = built by the app's user and frozen (a venv root built is rebuilt once).
@@ -237,37 +240,9 @@ class Refused(Exception):
     """What a build needs is missing or unsafe: the message says what, for the play's failure."""
 
 
-def read_text(path: str) -> str | None:
-    """The text of a regular file, without following a final link; None when it is not one."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return os.read(fd, MAX_READ).decode("utf-8", "replace")
-    finally:
-        os.close(fd)
-
-
 def sha256_file(path: str) -> str | None:
     """The sha256 of a regular file's whole content, not following a final link; None otherwise."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        digest = hashlib.sha256()
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return digest.hexdigest()
-            digest.update(chunk)
-    finally:
-        os.close(fd)
+    return file_digest(path, "sha256")
 
 
 def parse_pyvenv_cfg(text: str) -> dict:
@@ -277,53 +252,6 @@ def parse_pyvenv_cfg(text: str) -> dict:
             key, value = line.split("=", 1)
             cfg[key.strip()] = value.strip()
     return cfg
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def metadata_fields(text: str) -> dict:
-    """Name and Version from a METADATA file's headers."""
-    fields = {}
-    for line in text.splitlines():
-        if not line.strip():
-            break
-        key, _sep, value = line.partition(":")
-        if key in ("Name", "Version") and key not in fields:
-            fields[key] = value.strip()
-    return fields
-
-
-def site_packages(venv: str) -> list:
-    lib = os.path.join(venv, "lib")
-    try:
-        names = sorted(os.listdir(lib))
-    except OSError:
-        return []
-    return [os.path.join(lib, n, "site-packages") for n in names if n.startswith("python")]
-
-
-def installed_versions(venv: str, names: list) -> dict:
-    wanted = {normalize(n): n for n in names}
-    found = {n: "" for n in names}
-    for folder in site_packages(venv):
-        try:
-            entries = os.listdir(folder)
-        except OSError:
-            continue
-        for entry in entries:
-            if not entry.endswith(".dist-info"):
-                continue
-            # The folder's name says which distribution it is; METADATA says exactly.
-            if normalize(entry[: -len(".dist-info")].rsplit("-", 1)[0]) not in wanted:
-                continue
-            text = read_text(os.path.join(folder, entry, "METADATA"))
-            fields = metadata_fields(text or "")
-            key = normalize(fields.get("Name", ""))
-            if key in wanted and fields.get("Version"):
-                found[wanted[key]] = fields["Version"]
-    return found
 
 
 def is_frozen(st) -> bool:

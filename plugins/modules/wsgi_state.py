@@ -329,41 +329,11 @@ def default_workers(cpus: int, memtotal_mb: int) -> int:
 
 def sha256_file(path: str | None) -> str:
     """The SHA-256 of a regular file (no final link followed), or 'absent'."""
-    if not path:
-        return "absent"
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return "absent"
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return "absent"
-        digest = hashlib.sha256()
-        while True:
-            block = os.read(fd, 1 << 16)
-            if not block:
-                return digest.hexdigest()
-            digest.update(block)
-    finally:
-        os.close(fd)
+    return (distinfo.file_digest(path, "sha256") if path else None) or "absent"
 
 
 def sha1_file(path: str) -> str:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return ""
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return ""
-        digest = hashlib.sha1()
-        while True:
-            block = os.read(fd, 1 << 16)
-            if not block:
-                return digest.hexdigest()
-            digest.update(block)
-    finally:
-        os.close(fd)
+    return distinfo.file_digest(path, "sha1") or ""
 
 
 def env_fingerprint(path: str | None) -> str:
