@@ -210,8 +210,7 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 
 # One reader of virtualenv metadata for the collection (the wsgi role's wsgi_state uses it too).
-from ansible_collections.pyweb.deploy.plugins.module_utils.distinfo import (  # noqa: F401 (used by tests)
-    file_digest, installed_versions, metadata_fields, normalize, read_text, site_packages)
+from ansible_collections.pyweb.deploy.plugins.module_utils.distinfo import file_digest, installed_versions, read_text
 
 INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s*=\s*|\s+|(?=[^\s=]))(\S+)")
 APP_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
