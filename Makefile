@@ -12,7 +12,7 @@ COLLECTION_LINK := .cache/collections/ansible_collections/pyweb/deploy
 SCENARIO ?=
 PLATFORMS ?=
 
-.PHONY: help setup link lint unit units sanity matrix test test-env images build changelog release ee clean demo demo-clean bench
+.PHONY: help setup link lint docs-lint docs unit units sanity matrix test test-env images build importer changelog release ee clean demo demo-clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,7 +37,7 @@ link: ## make this checkout importable as the collection pyweb.deploy
 # stamp under .cache/ records. A clean clone (CI) always runs it.
 LINT_KEY = $(shell git ls-files -co --exclude-standard -z -- . ':!*.md' | xargs -0 sha1sum 2>/dev/null | sha1sum | cut -c1-16)
 
-lint: setup ## yamllint, ansible-lint (production profile), syntax check of every playbook
+lint: setup ## yamllint, ansible-lint (production profile), syntax check of every playbook, docs lints
 	yamllint --strict .
 	@stamp=.cache/ansible-lint-ok-$(LINT_KEY); \
 	if [ -e "$$stamp" ]; then echo "ansible-lint: passed already on these files ($$stamp)"; \
@@ -54,6 +54,13 @@ lint: setup ## yamllint, ansible-lint (production profile), syntax check of ever
 	@for r in roles/*/; do r=$$(basename $$r); \
 	  ansible-doc -t role pyweb.deploy.$$r >/dev/null || exit 1; echo "docs ok: role $$r"; done
 	antsibull-changelog lint
+	tools/docs lint
+
+docs-lint: setup ## antsibull-docs lint-collection-docs --plugin-docs (antsibull-docs in .cache/docs-venv)
+	tools/docs lint
+
+docs: setup ## the collection's docsite (antsibull-docs + Sphinx) into build/docs: every role, module, filter
+	tools/docs build
 
 # Every filter a FilterModule returns has its documentation (plugins/filter/<name>.yml) that
 # ansible-doc shows; `ansible-doc -l` marks one without it UNDOCUMENTED.
@@ -101,14 +108,17 @@ build: setup ## build the collection tarball into build/ and check its file list
 	ansible-galaxy collection build --force --output-path build .
 	tools/check-tarball
 
+importer: build ## galaxy-importer on the built tarball, clean of warnings (its own venv under .cache)
+	tools/importer
+
 changelog: setup ## CHANGELOG.rst for galaxy.yml's version from the fragments (kept; run it again any time)
 	tools/changelog
 
 # Checks only: it tags and publishes nothing.
-release: setup ## check a release: version, changelog, lint, unit, sanity, build (publishes nothing)
+release: setup ## check a release: version, changelog, lint, unit, sanity, build, galaxy-importer, docsite (publishes nothing)
 	tools/release-check
 	tools/changelog --check
-	$(MAKE) --no-print-directory lint unit sanity build
+	$(MAKE) --no-print-directory lint unit sanity build importer docs
 	@echo "release $$(sed -n 's/^version: *//p' galaxy.yml) is ready: tag it and publish build/*.tar.gz by hand"
 
 ee: build ## check execution-environment.yml: ansible-builder create (a separate venv under .cache)
