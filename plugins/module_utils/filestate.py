@@ -16,7 +16,6 @@ import os
 import pwd
 import shutil
 import stat
-import subprocess
 import tempfile
 
 _NOFOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
@@ -249,11 +248,12 @@ def apply(p: dict, rebase=None) -> None:
             os.close(fd)
 
 
-def validate(p: dict, copy: str, argv: list, run=subprocess.run) -> tuple:
+def validate(p: dict, copy: str, argv: list, run) -> tuple:
     """Apply the plan to a scratch copy of `copy` and run argv on it ({root} = the copy).
 
-    Only the paths under `copy` go into the scratch copy. Returns (rc, output), the scratch
-    folder's name replaced by `copy` in the output."""
+    `run(argv)` runs a command and returns (rc, its stdout and stderr as text): the module's
+    run_command. Only the paths under `copy` go into the scratch copy. Returns (rc, output),
+    the scratch folder's name replaced by `copy` in the output."""
     copy = _absolute(copy, "validate.copy")
     scratch = tempfile.mkdtemp(prefix="pyweb-validate-")
     root = os.path.join(scratch, "root")
@@ -272,8 +272,8 @@ def validate(p: dict, copy: str, argv: list, run=subprocess.run) -> tuple:
                "remove": keep(p["remove"], "path")}
         apply(sub, rebase=lambda path: root + path[len(copy):])
         args = [a.replace("{root}", root) for a in argv]
-        res = run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-        return res.returncode, (res.stdout or "").replace(root, copy)
+        rc, output = run(args)
+        return rc, (output or "").replace(root, copy)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

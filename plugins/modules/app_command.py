@@ -170,7 +170,6 @@ import grp
 import os
 import pwd
 import secrets
-import subprocess
 import tempfile
 import time
 
@@ -229,8 +228,25 @@ def failure_message(params, rc, elapsed, out, err):
     return f"{what(params)} failed ({why}) as {params['user']} in {params['chdir']}:\n{lines}"
 
 
-def run(module, params, runner=subprocess.run, clock=time.monotonic):
-    """Run the command; returns (failed, result dict). ``runner`` and ``clock`` for tests."""
+def module_runner(module):
+    """systemd-run through the module's run_command: argv as given (no ~ or $VAR expansion),
+    output as bytes; a missing systemd-run raises OSError. ``systemd-run --pipe`` hands its
+    stdin to the unit: the module's stdin becomes /dev/null first, so the app reads nothing."""
+    def run_argv(cmd):
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            os.dup2(null, 0)
+        finally:
+            os.close(null)
+        return module.run_command(cmd, expand_user_and_vars=False, handle_exceptions=False, encoding=None)
+    return run_argv
+
+
+def run(module, params, runner=None, clock=time.monotonic):
+    """Run the command; returns (failed, result dict). ``runner(argv)`` returns (rc, stdout,
+    stderr) as bytes (default: module_runner); ``runner`` and ``clock`` for tests."""
+    if runner is None:
+        runner = module_runner(module)
     unit = sandbox.unit_name(params["user"], params["purpose"], secrets.token_hex(4))
     if module.check_mode and not params["read_only"]:
         return False, {"changed": True, "unit": unit,
@@ -279,18 +295,18 @@ def run(module, params, runner=subprocess.run, clock=time.monotonic):
             return True, {"unit": unit, "msg": f"{what(params)}: {exc}"}
         started = clock()
         try:
-            proc = runner(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+            rc, stdout, stderr = runner(cmd)
         except OSError as exc:
             return True, {"unit": unit, "msg": f"{what(params)}: cannot run systemd-run: {exc.strerror}"}
         elapsed = round(clock() - started, 3)
     finally:
         if extra:
             os.unlink(extra)
-    out, err = tails(proc.stdout, proc.stderr, params["tail"])
-    result = {"rc": proc.returncode, "unit": unit, "elapsed": elapsed, "stdout_tail": out,
+    out, err = tails(stdout, stderr, params["tail"])
+    result = {"rc": rc, "unit": unit, "elapsed": elapsed, "stdout_tail": out,
               "stderr_tail": err, "changed": not params["read_only"]}
-    if proc.returncode != 0:
-        result["msg"] = failure_message(params, proc.returncode, elapsed, out, err)
+    if rc != 0:
+        result["msg"] = failure_message(params, rc, elapsed, out, err)
         return True, result
     return False, result
 

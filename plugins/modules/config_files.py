@@ -240,7 +240,16 @@ def argument_spec() -> dict:
     )
 
 
-def run(params: dict, check_mode: bool) -> tuple:
+def runner(module):
+    """What validate runs its command with: the module's run_command, argv as given (no ~ or
+    $VAR expansion), stdout and stderr together; a missing program raises FileNotFoundError."""
+    def run_argv(argv):
+        rc, out, err = module.run_command(argv, expand_user_and_vars=False, handle_exceptions=False)
+        return rc, out + err
+    return run_argv
+
+
+def run(params: dict, check_mode: bool, run_command=None) -> tuple:
     """(result, failure message or None): the whole decision, testable without Ansible."""
     try:
         if any(f.get("template") is not None and f.get("content") is None for f in params["files"]):
@@ -263,7 +272,7 @@ def run(params: dict, check_mode: bool) -> tuple:
     validate = params.get("validate")
     if validate and result["changed"]:
         try:
-            rc, output = filestate.validate(p, validate["copy"], validate["argv"])
+            rc, output = filestate.validate(p, validate["copy"], validate["argv"], run_command)
         except FileNotFoundError:
             if not check_mode:
                 return dict(result, changed=False), f"{validate['refused_message']}: {validate['argv'][0]} is not installed"
@@ -284,7 +293,7 @@ def run(params: dict, check_mode: bool) -> tuple:
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    result, failure = run(module.params, module.check_mode)
+    result, failure = run(module.params, module.check_mode, runner(module))
     diff = result.pop("diff", [])
     for warning in result.pop("warnings", []):
         module.warn(warning)

@@ -2,7 +2,6 @@
 import os
 import pwd
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,20 +21,20 @@ class FakeModule:
 
 
 class Runner:
-    """Stands in for subprocess.run: records the argv and the extra env file while it exists."""
+    """Stands in for the module's runner: records the argv and the extra env file while it exists."""
 
     def __init__(self, rc=0, stdout=b"", stderr=b""):
         self.rc, self.stdout, self.stderr = rc, stdout, stderr
         self.calls, self.env_file_seen = [], None
 
-    def __call__(self, cmd, **kw):
+    def __call__(self, cmd):
         self.calls.append(cmd)
         for word in cmd:
             if word.startswith("--property=EnvironmentFile=") and "pyweb-env-" in word:
                 path = word.split("=", 2)[2]
                 st = os.stat(path)
                 self.env_file_seen = (stat.S_IMODE(st.st_mode), st.st_uid, Path(path).read_text())
-        return subprocess.CompletedProcess(cmd, self.rc, self.stdout, self.stderr)
+        return self.rc, self.stdout, self.stderr
 
 
 @pytest.fixture
@@ -83,7 +82,7 @@ def test_env_values_go_through_a_root_only_file_never_the_argv(params, tmp_path)
 def test_env_file_removed_even_when_the_run_raises(params, tmp_path):
     params["env"] = {"A": SECRET}
 
-    def boom(cmd, **kw):
+    def boom(cmd):
         raise OSError(2, "No such file or directory")
     failed, result = app_command.run(FakeModule(), params, runner=boom)
     assert failed and "cannot run systemd-run" in result["msg"]
@@ -148,3 +147,17 @@ def test_a_bad_env_name_is_refused_before_anything_runs(params):
     runner = Runner()
     failed, result = app_command.run(FakeModule(), dict(params, env={"BAD NAME": "x"}), runner=runner)
     assert failed and "not a valid environment variable name" in result["msg"] and runner.calls == []
+
+
+def test_the_module_runner_gives_the_unit_no_stdin_and_argv_as_written():
+    seen = {}
+
+    class Module:
+        def run_command(self, cmd, **kw):
+            seen["stdin"] = os.path.realpath("/proc/self/fd/0")
+            seen["cmd"], seen["kw"] = cmd, kw
+            return 0, b"out", b""
+
+    assert app_command.module_runner(Module())(["systemd-run", "--", "sh", "-c", "echo ~ $HOME"]) == (0, b"out", b"")
+    assert seen["stdin"] == os.devnull and seen["cmd"][-1] == "echo ~ $HOME"
+    assert seen["kw"] == {"expand_user_and_vars": False, "handle_exceptions": False, "encoding": None}

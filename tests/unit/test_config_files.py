@@ -4,6 +4,7 @@ scratch copy first, never through a link, secrets never in the diff."""
 import os
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -119,6 +120,12 @@ def test_secret_content_never_in_the_diff(tmp_path):
     assert config_files.argument_spec()["secret_files"]["options"]["content"]["no_log"] is True
 
 
+def sh(argv):
+    """Stands in for the module's run_command in validate."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
 def test_validate_failure_leaves_the_host_alone_and_names_the_real_path(tmp_path):
     conf = tmp_path / "conf"
     conf.mkdir()
@@ -126,14 +133,14 @@ def test_validate_failure_leaves_the_host_alone_and_names_the_real_path(tmp_path
     p = params(files=[f(conf / "main.conf", "bad\n")],
                validate={"copy": str(conf), "argv": ["sh", "-c", 'grep -q good "$1" || { echo "broken in $1"; exit 1; }',
                                                      "x", "{root}/main.conf"], "refused_message": "refused"})
-    res, err = config_files.run(p, check_mode=False)
+    res, err = config_files.run(p, check_mode=False, run_command=sh)
     assert err == f"refused: broken in {conf}/main.conf"
     assert (conf / "main.conf").read_text() == "good\n" and not res["changed"]
     assert res["written"] == [] and res["tags"] == []
-    res, err = config_files.run(p, check_mode=True)
+    res, err = config_files.run(p, check_mode=True, run_command=sh)
     assert err is None and res["changed"] and res["warnings"] == [f"In check mode: refused: broken in {conf}/main.conf"]
     p["files"][0]["content"] = "good too\n"
-    res, err = config_files.run(p, check_mode=False)
+    res, err = config_files.run(p, check_mode=False, run_command=sh)
     assert err is None and (conf / "main.conf").read_text() == "good too\n"
 
 
@@ -149,9 +156,7 @@ def test_validate_sees_removals_and_files_outside_are_left_out_of_the_copy(tmp_p
         seen["listing"] = sorted(os.listdir(os.path.join(root, "sites")))
         seen["outside_untouched"] = not outside.exists()
 
-        class R:
-            returncode, stdout = 0, ""
-        return R()
+        return 0, ""
 
     p = filestate.plan(filestate.normalize_files([f(outside, "pem"), f(conf / "sites" / "new.conf", "n")]), [], [],
                        filestate.normalize_paths([str(conf / "sites")], "prune"))
@@ -176,7 +181,6 @@ def test_bad_input_is_refused_before_anything_changes(tmp_path):
 def test_action_renders_templates_and_never_prints_a_secret_even_at_vvv(tmp_path):
     """The action plugin end to end on localhost: a template with per-item vars (a backslash and a
     quote survive), a secret file whose value appears nowhere in -vvv output, then no change."""
-    import subprocess
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "t.j2").write_text("{{ ansible_managed | comment }}\nname={{ site.name }} port={{ web_port }}\n")
     out = tmp_path / "out"
@@ -210,3 +214,32 @@ def test_action_renders_templates_and_never_prints_a_secret_even_at_vvv(tmp_path
     assert (out / "key").read_text() == "TOPSECRET-4711" and mode(out / "key") == 0o600
     second = subprocess.run(cmd[:1] + ["--check"] + cmd[1:], capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
     assert "changed=0" in second.stdout and "TOPSECRET-4711" not in second.stdout + second.stderr
+
+
+def test_validate_through_the_module_refuses_a_broken_file_and_passes_argv_as_given(tmp_path):
+    """The module's own runner (run_command): a `$1` and a `~` in argv reach the program as
+    written, its output names the real path, and a refused file is not written."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "main.conf").write_text("good\n")
+    check = 'test "$2" = "~" && grep -q good "$1" || { echo "broken in $1"; exit 1; }'
+    (tmp_path / "pb.yml").write_text(f"""
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - pyweb.deploy.config_files:
+        files: [{{dest: "{conf}/main.conf", content: "{{{{ body }}}}", mode: "0644"}}]
+        validate: {{copy: "{conf}", argv: [sh, -c, '{check}', x, "{{root}}/main.conf", "~"], refused_message: refused}}
+""")
+    collections = _ROOT.parents[2] if _ROOT.parents[1].name == "ansible_collections" else _ROOT / ".cache" / "collections"
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="false")
+    playbook = Path(sys.executable).parent / "ansible-playbook"
+    cmd = [str(playbook) if playbook.exists() else shutil.which("ansible-playbook"), str(tmp_path / "pb.yml")]
+    bad = subprocess.run(cmd + ["-e", "body=bad"], capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert bad.returncode != 0 and f"refused: broken in {conf}/main.conf" in bad.stdout, bad.stdout[-2000:]
+    assert (conf / "main.conf").read_text() == "good\n"
+    good = subprocess.run(cmd + ["-e", "body='good too'"], capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert good.returncode == 0, good.stdout[-2000:]
+    assert (conf / "main.conf").read_text() == "good too"
