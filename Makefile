@@ -85,9 +85,9 @@ sanity: setup ## ansible-test sanity (every test; about 1.5 min, 4 the first tim
 # The ansible-core versions the matrix checks, oldest first: each gets a venv under .cache/matrix
 # (from PyPI, with the Python it needs from pyenv); the pinned one is .venv's. The oldest and the
 # newest also run the deploy scenario MATRIX_SCENARIO (empty: none) with that ansible-core.
-MATRIX ?= 2.16 2.17 2.18 2.19 2.20 2.21
+MATRIX ?= 2.15 2.16 2.17 2.18 2.19 2.20 2.21
 MATRIX_SCENARIO ?= site_static
-matrix: setup ## syntax, docs, unit tests per ansible-core; a real deploy on the oldest and newest (MATRIX="2.16 2.21")
+matrix: setup ## syntax, docs, unit tests per ansible-core; a real deploy on the oldest and newest (MATRIX="2.15 2.21")
 	MATRIX_SCENARIO=$(MATRIX_SCENARIO) tools/matrix $(MATRIX)
 
 test-env: ## make sure a Docker engine answers and the apt cache runs
