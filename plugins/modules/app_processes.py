@@ -319,8 +319,7 @@ def read(module, p) -> dict:
 def list_units(module, app: str) -> tuple:
     """(instances loaded or enabled, job timers loaded or enabled, unit files of the app's processes and jobs)."""
     files = sorted(n for n in os.listdir(UNIT_DIR)
-                   if n.startswith(f"{app}-") and (n.endswith("@.service") or n.endswith(".timer")
-                                                    or n.startswith(f"{app}-job-")))
+                   if n.startswith(f"{app}-job-") or (n.startswith(f"{app}-") and n.endswith("@.service")))
     names = set()
     for entry in os.listdir(UNIT_DIR):
         if entry.endswith(".wants") and os.path.isdir(f"{UNIT_DIR}/{entry}"):
