@@ -25,7 +25,7 @@ while running:
     state = {"dyno": DYNO, "release": HERE.name, "version": VERSION, "pid": os.getpid(),
              "unbuffered": os.environ.get("PYTHONUNBUFFERED")}
     tmp = SHARED / f".worker-{DYNO}.tmp"
-    tmp.write_text(json.dumps(state))
+    tmp.write_text(json.dumps(state) + "\n")
     tmp.rename(SHARED / f"worker-{DYNO}.json")
     time.sleep(1)
 print(f"{DYNO}: SIGTERM, stopping gracefully", flush=True)
