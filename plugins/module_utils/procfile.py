@@ -294,17 +294,20 @@ def retire_plan(app: str, wanted: list, wanted_jobs: list, instances: list, time
     return {"stop": stop, "stop_timers": stop_timers}
 
 
-def apply_plan(wanted: list, timers: list, states: dict, changed: bool) -> dict:
-    """What to do after the units are written. states: unit -> {active, enabled}; changed: a unit
-    file or the environment changed since the processes last started, so every running instance
-    restarts onto it (graceful: SIGTERM, then TimeoutStopSec)."""
+def apply_plan(wanted: list, timers: list, states: dict, changed: set) -> dict:
+    """What to do after the units are written. states: unit -> {active, enabled}; changed: the
+    keys whose files changed since the units last started ("process <name>": its template or the
+    environment file; "<timer>": its file). A running instance of a changed process restarts onto
+    it (graceful: SIGTERM, then TimeoutStopSec); one that does not run is started."""
     start, restart = [], []
     for unit in wanted:
         state = states.get(unit, {})
+        process = UNIT_RE.fullmatch(unit).group("process") if UNIT_RE.fullmatch(unit) else unit
         if state.get("active") not in ("active", "activating", "reloading") or state.get("enabled") != "enabled":
             start.append(unit)
-        elif changed:
+        elif f"process {process}" in changed:
             restart.append(unit)
     start_timers = [t for t in timers if states.get(t, {}).get("active") != "active"
                     or states.get(t, {}).get("enabled") != "enabled"]
-    return {"start": start, "restart": restart, "start_timers": start_timers}
+    restart_timers = [t for t in timers if t in changed and t not in start_timers]
+    return {"start": start, "restart": restart, "start_timers": start_timers, "restart_timers": restart_timers}

@@ -383,20 +383,30 @@ def unit_states(module, units: list) -> dict:
 def apply(module, p) -> dict:
     app = p["app"]
     timers = [f"{app}-job-{j}.timer" for j in p["jobs"]]
-    new = fingerprint(p["files"])
-    old = distinfo.read_text(p["state_file"]) if p["state_file"] else None
-    changed = (old or "").strip() != new
-    if changed and not module.check_mode and p["instances"] + timers:
+    env = [f for f in p["files"] if not f.startswith(UNIT_DIR + "/")]
+    # What each unit runs with: a process's template and the environment file; a timer's file.
+    # Only what changed restarts: a new schedule does not restart the workers.
+    new = {"all": fingerprint(p["files"])}
+    for name in sorted({u.split("-", 1)[1].split("@")[0] for u in p["instances"]}):
+        new[f"process {name}"] = fingerprint([f"{UNIT_DIR}/{app}-{name}@.service"] + env)
+    for timer in timers:
+        new[timer] = fingerprint([f"{UNIT_DIR}/{timer}"])
+    try:
+        old = json.loads(distinfo.read_text(p["state_file"]) or "{}") if p["state_file"] else {}
+    except ValueError:
+        old = {}
+    old = old if isinstance(old, dict) else {}
+    changed = {key for key, value in new.items() if old.get(key) != value}
+    if "all" in changed and not module.check_mode and p["instances"] + timers:
         module.run_command(["systemctl", "daemon-reload"], check_rc=True)
     states = unit_states(module, p["instances"] + timers)
     plan = procfile.apply_plan(p["instances"], timers, states, changed)
-    restart_timers = [t for t in timers if changed and t not in plan["start_timers"]]
-    acted = plan["start"] + plan["restart"] + plan["start_timers"] + restart_timers
-    result = {"changed": bool(acted) or changed, "stopped": acted, **plan}
+    acted = plan["start"] + plan["restart"] + plan["start_timers"] + plan["restart_timers"]
+    result = {"changed": bool(acted) or bool(changed), "stopped": acted, **plan}
     if module.check_mode:
         return result
     for argv, units in ((["enable", "--now"], plan["start"] + plan["start_timers"]),
-                        (["restart"], plan["restart"] + restart_timers)):
+                        (["restart"], plan["restart"] + plan["restart_timers"])):
         if units:
             rc, _out, err = module.run_command(["systemctl"] + argv + ["--"] + units)
             if rc != 0:
@@ -411,7 +421,7 @@ def apply(module, p) -> dict:
         tmp = f"{p['state_file']}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(new + "\n")
+            handle.write(json.dumps(new, indent=1, sort_keys=True) + "\n")
         os.rename(tmp, p["state_file"])
     return result
 

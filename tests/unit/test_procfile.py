@@ -201,12 +201,17 @@ def test_apply_plan():
     states = {"a-w@1.service": {"active": "active", "enabled": "enabled"},
               "a-w@2.service": {"active": "failed", "enabled": "enabled"},
               "a-w@3.service": {"active": "active", "enabled": "disabled"},
+              "a-c@1.service": {"active": "active", "enabled": "enabled"},
               "a-job-n.timer": {"active": "active", "enabled": "enabled"}}
-    wanted = ["a-w@1.service", "a-w@2.service", "a-w@3.service"]
-    assert procfile.apply_plan(wanted, ["a-job-n.timer"], states, changed=False) == {
-        "start": ["a-w@2.service", "a-w@3.service"], "restart": [], "start_timers": []}
-    assert procfile.apply_plan(wanted, ["a-job-n.timer"], states, changed=True)["restart"] == ["a-w@1.service"]
-    assert procfile.apply_plan(wanted, ["a-job-m.timer"], states, changed=False)["start_timers"] == ["a-job-m.timer"]
+    wanted = ["a-w@1.service", "a-w@2.service", "a-w@3.service", "a-c@1.service"]
+    assert procfile.apply_plan(wanted, ["a-job-n.timer"], states, changed=set()) == {
+        "start": ["a-w@2.service", "a-w@3.service"], "restart": [], "start_timers": [], "restart_timers": []}
+    # a new release or environment changes every process's key; a new schedule only its timer's
+    got = procfile.apply_plan(wanted, ["a-job-n.timer"], states, changed={"process w", "process c"})
+    assert got["restart"] == ["a-w@1.service", "a-c@1.service"] and got["restart_timers"] == []
+    got = procfile.apply_plan(wanted, ["a-job-n.timer"], states, changed={"all", "a-job-n.timer"})
+    assert got["restart"] == [] and got["restart_timers"] == ["a-job-n.timer"]
+    assert procfile.apply_plan(wanted, ["a-job-m.timer"], states, changed=set())["start_timers"] == ["a-job-m.timer"]
 
 
 def test_active_units_from_list_units():
