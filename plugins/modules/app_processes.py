@@ -176,11 +176,13 @@ from ansible.module_utils.basic import AnsibleModule
 try:
     from ansible_collections.pyweb.deploy.plugins.module_utils import distinfo, envfile, procfile
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import UnsafePath, components, open_anchor
+    from ansible_collections.pyweb.deploy.plugins.module_utils.unitstate import parse_units
 except ImportError:  # tests/unit loads this file alone, with module_utils on sys.path
     import distinfo  # type: ignore[no-redef]
     import envfile  # type: ignore[no-redef]
     import procfile  # type: ignore[no-redef]
     from safepath import UnsafePath, components, open_anchor  # type: ignore[no-redef]
+    from unitstate import parse_units  # type: ignore[no-redef]
 
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -369,15 +371,7 @@ def unit_states(module, units: list) -> dict:
     rc, out, err = module.run_command(["systemctl", "show", "--property=Id,ActiveState,UnitFileState", "--"] + units)
     if rc != 0:
         module.fail_json(msg=f"systemctl show failed: {err.strip()}")
-    found = {u: {"active": "", "enabled": ""} for u in units}
-    for unit, block in zip(units, out.strip().split("\n\n")):
-        for line in block.splitlines():
-            key, _sep, value = line.partition("=")
-            if key == "ActiveState":
-                found[unit]["active"] = value
-            elif key == "UnitFileState":
-                found[unit]["enabled"] = value
-    return found
+    return parse_units(out, units)
 
 
 def apply(module, p) -> dict:
