@@ -20,7 +20,7 @@ KNOWN_FIELDS = {
     "secret_env", "tls", "shared_paths", "release_commands", "health_check", "python",
     "python_packages", "build", "static_dir", "static_url", "keep_releases", "workers", "threads",
     "django_superuser", "wsgi", "nginx", "client_max_body_size",
-}
+} | {"procfile", "app_json", "processes", "schedules"}
 SOURCE_FIELDS = {"git", "version", "path", "submodules", "key", "accept_hostkey", "depth"}
 TLS_FIELDS = {"mode", "cert", "key", "acme_email", "hsts", "redirect"}
 HEALTH_FIELDS = {"path", "status", "contains", "timeout", "retries"}
@@ -279,6 +279,78 @@ def _check_tls(where: str, tls, domains) -> list[str]:
     return errors
 
 
+PROCESS_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,30}")
+JOB_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+SCHEDULE_FIELDS = {"name", "command", "on_calendar"}
+
+
+def _check_processes(where: str, app: dict) -> list[str]:
+    """procfile, app_json, processes and schedules: a Heroku-style app's Procfile, its counts, and
+    its scheduled jobs (the Procfile itself is read on the host, from the release)."""
+    errors = []
+    kind = app.get("type")
+    fields = [f for f in ("procfile", "app_json", "processes", "schedules") if app.get(f) not in (None, False)]
+    if kind == "static" and fields:
+        return [f"{where}: {', '.join(fields)} do{'es' if len(fields) == 1 else ''} not apply to a static app"]
+    for field in ("procfile", "app_json"):
+        value = app.get(field)
+        if value is not None and value is not False and not is_relative_path(value):
+            errors.append(f"{where}: {field} must be a path relative to the source root, without '..' "
+                          "(or false to ignore the file)")
+    processes = app.get("processes")
+    if processes is not None:
+        if not isinstance(processes, dict):
+            errors.append(f"{where}: processes must be a mapping of Procfile process names to counts "
+                          "(for example {worker: 2})")
+        else:
+            for name, count in processes.items():
+                if not isinstance(name, str) or not PROCESS_NAME_RE.fullmatch(name):
+                    errors.append(f"{where}: processes: {str(name)[:40]!r} is not a Procfile process name "
+                                  "(letters, digits, _ or -, at most 30)")
+                elif name in ("web", "release"):
+                    errors.append(f"{where}: processes: {name} takes no count (web is sized by workers, "
+                                  "release runs once per deploy)")
+                elif _not_whole(count, 0) or count > 32:
+                    errors.append(f"{where}: processes: {name} must be a whole number from 0 to 32")
+                elif name == "clock" and count > 1:
+                    errors.append(f"{where}: processes: clock runs at most once (two clocks would run each job twice)")
+    schedules = app.get("schedules")
+    if schedules is not None:
+        if not isinstance(schedules, list):
+            return errors + [f"{where}: schedules must be a list of {{name, command, on_calendar}}"]
+        seen = set()
+        for i, job in enumerate(schedules):
+            if not isinstance(job, dict):
+                errors.append(f"{where}: schedules[{i}] must be a mapping {{name, command, on_calendar}}")
+                continue
+            errors += _unknown(f"{where}: schedules[{i}]", job, SCHEDULE_FIELDS)
+            name = job.get("name")
+            if not isinstance(name, str) or not JOB_NAME_RE.fullmatch(name):
+                errors.append(f"{where}: schedules[{i}]: name must match [a-z0-9][a-z0-9_-]* (at most 40): it "
+                              "names the units <app>-job-<name>.timer and .service")
+            elif name in seen:
+                errors.append(f"{where}: schedules[{i}]: name {name} is used twice")
+            seen.add(name)
+            if not isinstance(job.get("command"), str) or not job["command"].strip():
+                errors.append(f"{where}: schedules[{i}]: command is required (a shell command run in the release)")
+            calendar = job.get("on_calendar")
+            if not isinstance(calendar, str) or not calendar.strip():
+                errors.append(f"{where}: schedules[{i}]: on_calendar is required (a systemd calendar "
+                              "expression such as daily or *-*-* 03:00:00)")
+    return errors
+
+
+def _processes_normalized(app: dict) -> dict:
+    """The defaults of procfile, app_json, processes and schedules ('' for a file not read)."""
+    out = {}
+    for field, default in (("procfile", "Procfile"), ("app_json", "app.json")):
+        value = app.get(field, default)
+        out[field] = "" if value in (None, False) else value
+    out["processes"] = dict(app.get("processes") or {})
+    out["schedules"] = [dict(job) for job in app.get("schedules") or []]
+    return out
+
+
 def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
     where = _label(index, app)
     if not isinstance(app, dict):
@@ -395,6 +467,7 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
     keep = app.get("keep_releases")
     if _not_whole(keep, 1):
         errors.append(f"{where}: keep_releases must be a whole number of at least 1")
+    errors += _check_processes(where, app)
     return errors
 
 
@@ -457,6 +530,8 @@ def apps_normalized(apps, keep_releases=5) -> list[dict]:
             "python": app.get("python", "python3"),
             "python_packages": list(app.get("python_packages") or []),
         }
+        if kind != "static":
+            item.update(_processes_normalized(app))
         if kind == "static":
             for key in ("wsgi_server", "wsgi_app", "requirements"):
                 item.pop(key, None)

@@ -238,6 +238,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyweb.deploy.plugins.module_utils import distinfo, envfile
+from ansible_collections.pyweb.deploy.plugins.module_utils.unitstate import parse_units
 
 STATE_FORMAT = 2
 KINDS = ("server", "socket", "service", "env", "config", "code")
@@ -426,20 +427,6 @@ def read_state_file(path: str) -> tuple:
     except ValueError:
         return None, False
     return (value if isinstance(value, dict) else None), ok
-
-
-def parse_units(text: str, units: list) -> dict:
-    """`systemctl show -p Id,ActiveState,UnitFileState u1 u2` (blocks in the order asked)."""
-    found = {u: {"active": "", "enabled": ""} for u in units}
-    blocks = text.strip().split("\n\n")
-    for unit, block in zip(units, blocks):
-        for line in block.splitlines():
-            key, _sep, value = line.partition("=")
-            if key == "ActiveState":
-                found[unit]["active"] = value
-            elif key == "UnitFileState":
-                found[unit]["enabled"] = value
-    return found
 
 
 def missing_accounts(app: str, socket_group: str, venv: str) -> list:

@@ -1,0 +1,453 @@
+#!/usr/bin/python
+# Copyright: pyweb.deploy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A Heroku-style app's Procfile and app.json, and the systemd units of its processes and jobs."""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: app_processes
+short_description: Read an app's Procfile and app.json; stop, start and restart its process and job units
+description:
+  - O(action=read) reads the release's Procfile and app.json (as root, never following a link,
+    for the release is root's but its content the repository's), and returns the processes to run as
+    services with their counts, the web command (as a WSGI app when it is Gunicorn or uWSGI naming
+    one), the release command, app.json's default values and the names of its secrets. A secret
+    (C(generator) C(secret)) is generated once into O(secrets_file) (root, 0600) and kept across
+    deploys; its values are never returned. A bad Procfile line, a count for a process the
+    Procfile lacks, a bad C(on_calendar) (checked with C(systemd-analyze calendar)) or a required
+    app.json entry that nothing sets fails, naming it.
+  - O(action=retire), before the units are written, stops and disables the instances
+    (C(<app>-<process>@<n>.service)) and timers (C(<app>-job-<name>.timer)) no longer wanted (a
+    removed process, a lowered count, a removed schedule) and returns the unit files to remove.
+  - O(action=apply), after the units are written, enables and starts the wanted instances and
+    timers that are not running, and restarts the running instances when a unit file or the
+    environment file changed since they were started (a new release moves their
+    C(WorkingDirectory)); the stop is graceful (C(SIGTERM), then the unit's C(TimeoutStopSec)).
+    It records what they run with in O(state_file) (root, 0600).
+  - Check mode reports what would change and changes nothing.
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
+options:
+  action:
+    description: What to do.
+    type: str
+    choices: [read, retire, apply]
+    default: read
+  app:
+    description: The app's name (its units start with it).
+    type: str
+    required: true
+  release_dir:
+    description: The release to read (O(action=read)); a missing folder reads as no Procfile.
+    type: path
+  procfile:
+    description: The Procfile, relative to the release; empty for none.
+    type: str
+    default: Procfile
+  app_json:
+    description: app.json, relative to the release; empty for none.
+    type: str
+    default: app.json
+  wsgi_server:
+    description:
+      - The app's WSGI server (O(action=read)). A Procfile web line must run it on a WSGI app
+        (C(gunicorn module:app), C(uwsgi --module module)); any other web command fails, naming it.
+    type: str
+    choices: [gunicorn, uwsgi]
+    default: gunicorn
+  counts:
+    description: Instances per process type (C(processes) of the app's spec); a type not named runs once.
+    type: dict
+    default: {}
+  given_env:
+    description: The names the inventory sets (env, secret_env); app.json's entries for them are left out.
+    type: list
+    elements: str
+    default: []
+  secrets_file:
+    description: Where app.json's generated secrets are kept (O(action=read)).
+    type: path
+  schedules:
+    description:
+      - The app's scheduled jobs, each C(name), C(command) and C(on_calendar) (O(action=read)); each
+        C(on_calendar) is checked with C(systemd-analyze calendar).
+    type: list
+    elements: dict
+    default: []
+  processes:
+    description:
+      - The processes run as services (O(action=retire), O(action=apply)), name to a dict with
+        C(count) (RV(services) of O(action=read)); each runs as C(<app>-<process>@1.service) to
+        C(@<count>.service).
+    type: dict
+    default: {}
+  jobs:
+    description: The wanted schedules' names (O(action=retire), O(action=apply)).
+    type: list
+    elements: str
+    default: []
+  files:
+    description: The unit files and the environment file the processes run with (O(action=apply)).
+    type: list
+    elements: path
+    default: []
+  state_file:
+    description: Where O(action=apply) records what the processes run with.
+    type: path
+"""
+
+EXAMPLES = r"""
+- name: Read the Procfile and app.json of the new release
+  pyweb.deploy.app_processes:
+    app: shop
+    release_dir: /srv/apps/shop/releases/20261129T003000Z
+    counts: {worker: 2}
+    given_env: [DATABASE_URL]
+    secrets_file: /srv/apps/shop/.pyweb/app_json_secrets.json
+  register: procfile
+
+- name: Stop the instances no longer wanted
+  pyweb.deploy.app_processes:
+    action: retire
+    app: shop
+    processes: {worker: {count: 2}}
+    jobs: [cleanup]
+"""
+
+RETURN = r"""
+found:
+  description: Whether the release has a Procfile (O(action=read)).
+  type: bool
+  returned: success
+services:
+  description: The processes run as services, name to C(command), C(count) and C(exec_start) (O(action=read)).
+  type: dict
+  returned: success
+web:
+  description: The Procfile's web command, or null.
+  type: str
+  returned: success
+web_wsgi:
+  description: The web command as C(server), C(wsgi_app), C(options) and C(ignored) options when it runs Gunicorn or uWSGI on a WSGI app; null otherwise.
+  type: dict
+  returned: success
+jobs:
+  description: The schedules with the C(exec_start) of their command (O(action=read)).
+  type: list
+  returned: success
+units_present:
+  description: Whether the host has unit files of the app's processes or jobs (O(action=read)).
+  type: bool
+  returned: success
+release:
+  description: The Procfile's release command, or null.
+  type: str
+  returned: success
+env_defaults:
+  description: app.json's values for the names the inventory does not set.
+  type: dict
+  returned: success
+secret_names:
+  description: The names of app.json's generated secrets the inventory does not set (values only in O(secrets_file)).
+  type: list
+  returned: success
+web_concurrency:
+  description: The host's default worker count (2 x processors + 1, at most one per 256 MiB).
+  type: int
+  returned: success
+absent:
+  description: The unit files of processes and schedules no longer wanted (O(action=retire)).
+  type: list
+  returned: success
+stopped:
+  description: The units stopped and disabled (O(action=retire)), or started and restarted (O(action=apply)).
+  type: list
+  returned: success
+"""
+
+import hashlib
+import json
+import os
+import secrets
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    from ansible_collections.pyweb.deploy.plugins.module_utils import distinfo, envfile, procfile
+    from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import UnsafePath, components, open_anchor
+    from ansible_collections.pyweb.deploy.plugins.module_utils.unitstate import parse_units
+except ImportError:  # tests/unit loads this file alone, with module_utils on sys.path
+    import distinfo  # type: ignore[no-redef]
+    import envfile  # type: ignore[no-redef]
+    import procfile  # type: ignore[no-redef]
+    from safepath import UnsafePath, components, open_anchor  # type: ignore[no-redef]
+    from unitstate import parse_units  # type: ignore[no-redef]
+
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+UNIT_DIR = "/etc/systemd/system"
+
+
+def read_in_release(release: str, rel: str):
+    """The text of rel in the release, or None when missing; never following a link."""
+    parts = components(rel)
+    fd = open_anchor(release)
+    try:
+        for name in parts[:-1]:
+            try:
+                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                return None
+            except OSError:
+                raise UnsafePath(f"{release}/{rel}: {name} is not a folder (a link is not followed)") from None
+            os.close(fd)
+            fd = child
+        try:
+            ffd = os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            raise UnsafePath(f"{release}/{rel} is not a regular file (a link is not followed)") from None
+        with os.fdopen(ffd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise UnsafePath(f"{release}/{rel} is not a regular file")
+            data = handle.read(procfile.MAX_PROCFILE + 1)
+        if len(data) > procfile.MAX_PROCFILE:
+            raise procfile.ProcfileError(f"{rel} is larger than {procfile.MAX_PROCFILE} bytes")
+        return data.decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+
+
+def ensure_secrets(path: str, names: list, check: bool) -> bool:
+    """Generate the missing secrets into path (root 0600 JSON, kept across deploys). Returns
+    whether it changed (or would)."""
+    folder, name = os.path.split(path)
+    dfd = open_anchor(folder)
+    try:
+        current = {}
+        try:
+            fd = os.open(name, _FILE_FLAGS, dir_fd=dfd)
+        except FileNotFoundError:
+            fd = None
+        if fd is not None:
+            with os.fdopen(fd, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                if not stat.S_ISREG(st.st_mode) or st.st_uid != 0 or stat.S_IMODE(st.st_mode) & 0o077:
+                    raise UnsafePath(f"{path} must be a regular file of root's, mode 0600")
+                try:
+                    current = json.loads(handle.read().decode("utf-8") or "{}")
+                except ValueError:
+                    raise UnsafePath(f"{path} is not JSON; remove it to generate new secrets") from None
+        missing = [n for n in names if n not in current]
+        if not missing:
+            return False
+        if check:
+            return True
+        for n in missing:
+            current[n] = secrets.token_hex(32)  # Heroku's generator: 64 hex characters
+        tmp = f".{name}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchown(handle.fileno(), 0, 0)
+            os.fchmod(handle.fileno(), 0o600)
+            json.dump(current, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+        os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        return True
+    finally:
+        os.close(dfd)
+
+
+def default_workers() -> int:
+    """The wsgi role's default (pyweb.deploy.wsgi_state): 2 x processors + 1, at most one per 256 MiB."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    mem_mb = 1024
+    text = distinfo.read_text("/proc/meminfo") or ""
+    for line in text.splitlines():
+        if line.startswith("MemTotal:"):
+            mem_mb = int(line.split()[1]) // 1024
+    return max(1, min(2 * cpus + 1, mem_mb // 256))
+
+
+def read(module, p) -> dict:
+    result = {"changed": False, "found": False, "services": {}, "web": None, "web_wsgi": None, "release": None,
+              "env_defaults": {}, "secret_names": [], "web_concurrency": default_workers(), "ignored": []}
+    jobs = []
+    for job in p["schedules"]:
+        expr = str(job.get("on_calendar", ""))
+        rc, _out, err = module.run_command(["systemd-analyze", "calendar", "--", expr])
+        if rc != 0:
+            module.fail_json(msg=f"{p['app']}: schedules: {job.get('name')}: on_calendar {expr!r} is not a systemd "
+                                 f"calendar expression: {err.strip()[-200:]}")
+        jobs.append({"name": job["name"], "on_calendar": expr, "exec_start": procfile.exec_start(str(job["command"]))})
+    result["jobs"] = jobs
+    result["units_present"] = any(n.startswith(f"{p['app']}-") for n in os.listdir(UNIT_DIR)) \
+        if os.path.isdir(UNIT_DIR) else False
+    release = p["release_dir"]
+    if not release or not os.path.isdir(release):
+        return result
+    try:
+        text = read_in_release(release, p["procfile"]) if p["procfile"] else None
+        if text is not None:
+            plan = procfile.plan_processes(procfile.parse_procfile(text), p["counts"])
+            result.update(found=True, services=plan["services"], web=plan["web"], release=plan["release"])
+            if plan["web"]:
+                result["web_wsgi"] = procfile.check_web(plan["web"], p["wsgi_server"])
+        elif p["counts"]:
+            raise procfile.ProcfileError(f"processes is set but the release has no {p['procfile']}")
+        data = read_in_release(release, p["app_json"]) if p["app_json"] else None
+        if data is not None:
+            try:
+                parsed = json.loads(data)
+            except ValueError as e:
+                raise procfile.ProcfileError(f"{p['app_json']} is not JSON ({e})") from None
+            env = procfile.app_json_env(parsed, set(p["given_env"]))
+            if env["required"]:
+                raise procfile.ProcfileError(
+                    f"{p['app_json']} requires {', '.join(env['required'])}, which nothing sets: put "
+                    f"{'them' if len(env['required']) > 1 else 'it'} in the app's env or secret_env")
+            result.update(env_defaults=env["defaults"], secret_names=env["generate"])
+            if env["generate"]:
+                if not p["secrets_file"]:
+                    module.fail_json(msg=f"{p['app']}: app_processes needs secrets_file for app.json's generated secrets")
+                result["changed"] = ensure_secrets(p["secrets_file"], env["generate"], module.check_mode)
+    except (procfile.ProcfileError, UnsafePath) as e:
+        module.fail_json(msg=f"{p['app']}: {e}")
+    return result
+
+
+def list_units(module, app: str) -> tuple:
+    """(instances loaded or enabled, job timers loaded or enabled, unit files of the app's processes and jobs)."""
+    files = sorted(n for n in os.listdir(UNIT_DIR)
+                   if n.startswith(f"{app}-job-") or (n.startswith(f"{app}-") and n.endswith("@.service")))
+    names = set()
+    for entry in os.listdir(UNIT_DIR):
+        if entry.endswith(".wants") and os.path.isdir(f"{UNIT_DIR}/{entry}"):
+            names.update(n for n in os.listdir(f"{UNIT_DIR}/{entry}") if n.startswith(f"{app}-"))
+    rc, out, _err = module.run_command(["systemctl", "list-units", "--all", "--plain", "--no-legend", "--full",
+                                        "--", f"{app}-*"])
+    if rc == 0:
+        # UNIT LOAD ACTIVE SUB ...: running ones (a stopped or failed instance is left alone)
+        names.update(procfile.active_units(out))
+    instances = sorted(n for n in names if procfile.UNIT_RE.fullmatch(n))
+    timers = sorted(n for n in names | set(files) if n.startswith(f"{app}-job-") and n.endswith(".timer"))
+    return instances, timers, files
+
+
+def retire(module, p) -> dict:
+    app = p["app"]
+    instances, timers, files = list_units(module, app)
+    plan = procfile.retire_plan(app, p["instances"], p["jobs"], instances, timers)
+    wanted_files = {f"{app}-{n.split('-', 1)[1].split('@')[0]}@.service" for n in p["instances"]}
+    wanted_files |= {f"{app}-job-{j}.{kind}" for j in p["jobs"] for kind in ("timer", "service")}
+    absent = [f"{UNIT_DIR}/{f}" for f in files if f not in wanted_files]
+    units = plan["stop"] + plan["stop_timers"]
+    result = {"changed": bool(units), "stopped": units, "absent": absent}
+    if units and not module.check_mode:
+        rc, _out, err = module.run_command(["systemctl", "disable", "--now", "--"] + units)
+        if rc != 0:
+            module.fail_json(msg=f"{app}: stopping {', '.join(units)} failed: {err.strip()}", **result)
+    return result
+
+
+def fingerprint(files: list) -> str:
+    parts = []
+    for path in files:
+        text = distinfo.read_text(path)
+        if text is None:
+            parts.append(f"{path} absent")
+        elif path.endswith(".env") or path.endswith(".env.new"):
+            parts.append(f"{path} " + json.dumps(sorted(envfile.parse(text).items())))
+        else:
+            parts.append(f"{path} {hashlib.sha256(text.encode()).hexdigest()}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def unit_states(module, units: list) -> dict:
+    if not units:
+        return {}
+    rc, out, err = module.run_command(["systemctl", "show", "--property=Id,ActiveState,UnitFileState", "--"] + units)
+    if rc != 0:
+        module.fail_json(msg=f"systemctl show failed: {err.strip()}")
+    return parse_units(out, units)
+
+
+def apply(module, p) -> dict:
+    app = p["app"]
+    timers = [f"{app}-job-{j}.timer" for j in p["jobs"]]
+    env = [f for f in p["files"] if not f.startswith(UNIT_DIR + "/")]
+    # What each unit runs with: a process's template and the environment file; a timer's file.
+    # Only what changed restarts: a new schedule does not restart the workers.
+    new = {"all": fingerprint(p["files"])}
+    for name in sorted({u.split("-", 1)[1].split("@")[0] for u in p["instances"]}):
+        new[f"process {name}"] = fingerprint([f"{UNIT_DIR}/{app}-{name}@.service"] + env)
+    for timer in timers:
+        new[timer] = fingerprint([f"{UNIT_DIR}/{timer}"])
+    try:
+        old = json.loads(distinfo.read_text(p["state_file"]) or "{}") if p["state_file"] else {}
+    except ValueError:
+        old = {}
+    old = old if isinstance(old, dict) else {}
+    changed = {key for key, value in new.items() if old.get(key) != value}
+    if "all" in changed and not module.check_mode and p["instances"] + timers:
+        module.run_command(["systemctl", "daemon-reload"], check_rc=True)
+    states = unit_states(module, p["instances"] + timers)
+    plan = procfile.apply_plan(p["instances"], timers, states, changed)
+    acted = plan["start"] + plan["restart"] + plan["start_timers"] + plan["restart_timers"]
+    result = {"changed": bool(acted) or bool(changed), "stopped": acted, **plan}
+    if module.check_mode:
+        return result
+    for argv, units in ((["enable", "--now"], plan["start"] + plan["start_timers"]),
+                        (["restart"], plan["restart"] + plan["restart_timers"])):
+        if units:
+            rc, _out, err = module.run_command(["systemctl"] + argv + ["--"] + units)
+            if rc != 0:
+                _rc, journal, _e = module.run_command(["journalctl", "--no-pager", "-n", "30"]
+                                                      + [a for u in units for a in ("-u", u)])
+                module.fail_json(msg=f"{app}: systemctl {' '.join(argv)} {' '.join(units)} failed: {err.strip()}\n"
+                                     f"{journal}", **result)
+    if changed and p["state_file"]:
+        folder = os.path.dirname(p["state_file"])
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+        tmp = f"{p['state_file']}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(new, indent=1, sort_keys=True) + "\n")
+        os.rename(tmp, p["state_file"])
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "action": {"type": "str", "choices": ["read", "retire", "apply"], "default": "read"},
+            "app": {"type": "str", "required": True},
+            "release_dir": {"type": "path"},
+            "procfile": {"type": "str", "default": "Procfile"},
+            "app_json": {"type": "str", "default": "app.json"},
+            "wsgi_server": {"type": "str", "choices": ["gunicorn", "uwsgi"], "default": "gunicorn"},
+            "counts": {"type": "dict", "default": {}},
+            "given_env": {"type": "list", "elements": "str", "default": []},
+            "secrets_file": {"type": "path"},
+            "schedules": {"type": "list", "elements": "dict", "default": []},
+            "processes": {"type": "dict", "default": {}},
+            "jobs": {"type": "list", "elements": "str", "default": []},
+            "files": {"type": "list", "elements": "path", "default": []},
+            "state_file": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    p["counts"] = {str(k): int(v) for k, v in (p["counts"] or {}).items()}
+    p["instances"] = procfile.instance_names(p["app"], {
+        str(k): {"count": int((v or {}).get("count", 1)) if isinstance(v, dict) else int(v)}
+        for k, v in (p["processes"] or {}).items()})
+    action = {"read": read, "retire": retire, "apply": apply}[p["action"]]
+    module.exit_json(**action(module, p))
+
+
+if __name__ == "__main__":
+    main()
