@@ -21,6 +21,9 @@ KNOWN_FIELDS = {
     "python_packages", "build", "static_dir", "static_url", "keep_releases", "workers", "threads",
     "django_superuser", "wsgi", "nginx", "client_max_body_size",
 }
+# How an app declares what it installs (plugins/module_utils/projectformat.py), issue 17.
+PROJECT_FORMATS = ("auto", "uv", "poetry", "pipenv", "requirements", "pyproject")
+KNOWN_FIELDS |= {"project_format"}
 SOURCE_FIELDS = {"git", "version", "path", "submodules", "key", "accept_hostkey", "depth"}
 TLS_FIELDS = {"mode", "cert", "key", "acme_email", "hsts", "redirect"}
 HEALTH_FIELDS = {"path", "status", "contains", "timeout", "retries"}
@@ -279,6 +282,29 @@ def _check_tls(where: str, tls, domains) -> list[str]:
     return errors
 
 
+def _check_project_format(where: str, app: dict) -> list[str]:
+    """project_format: one of PROJECT_FORMATS, for a WSGI app; requirements names the file of
+    the requirements format only."""
+    fmt = app.get("project_format")
+    if fmt is None:
+        return []
+    if app.get("type") == "static":
+        return [f"{where}: project_format is for django and flask apps (a static site installs nothing)"]
+    if fmt not in PROJECT_FORMATS:
+        return [f"{where}: project_format {fmt!r} must be one of {', '.join(PROJECT_FORMATS)}"]
+    if app.get("requirements") is not None and fmt not in ("auto", "requirements"):
+        return [f"{where}: requirements names a requirements file, which project_format {fmt} does not read"]
+    return []
+
+
+def _project_fields(app: dict) -> dict:
+    """What code.yml's app_release is given to detect the project format and the interpreter:
+    what the user named, with nothing filled in (empty: detect)."""
+    return {"project_format": app.get("project_format", "auto"),
+            "requirements_named": app.get("requirements", ""),
+            "python_named": app.get("python", "")}
+
+
 def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
     where = _label(index, app)
     if not isinstance(app, dict):
@@ -392,6 +418,7 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
         if _not_whole(value, 1):
             errors.append(f"{where}: {field} must be a whole number of at least 1")
     errors += _check_nginx(where, app.get("nginx"))
+    errors += _check_project_format(where, app)
     keep = app.get("keep_releases")
     if _not_whole(keep, 1):
         errors.append(f"{where}: keep_releases must be a whole number of at least 1")
@@ -464,6 +491,7 @@ def apps_normalized(apps, keep_releases=5) -> list[dict]:
             item["requirements"] = app.get("requirements", "requirements.txt")
             item["wsgi_server"] = app.get("wsgi_server") or "gunicorn"
             item["wsgi_app"] = app.get("wsgi_app") or DEFAULT_WSGI_APP.get(kind)
+            item.update(_project_fields(app))
         out.append(item)
     return out
 
