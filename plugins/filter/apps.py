@@ -23,7 +23,9 @@ KNOWN_FIELDS = {
 }
 # How an app declares what it installs (plugins/module_utils/projectformat.py), issue 17.
 PROJECT_FORMATS = ("auto", "uv", "poetry", "pipenv", "requirements", "pyproject")
-KNOWN_FIELDS |= {"project_format"}
+KNOWN_FIELDS |= {"project_format", "wsgi_file"}
+# A PythonAnywhere-style WSGI file is served through a module the deploy writes into the release.
+WSGI_FILE_MODULE = "pyweb_wsgi_file"
 SOURCE_FIELDS = {"git", "version", "path", "submodules", "key", "accept_hostkey", "depth"}
 TLS_FIELDS = {"mode", "cert", "key", "acme_email", "hsts", "redirect"}
 HEALTH_FIELDS = {"path", "status", "contains", "timeout", "retries"}
@@ -284,10 +286,24 @@ def _check_tls(where: str, tls, domains) -> list[str]:
 
 def _check_project_format(where: str, app: dict) -> list[str]:
     """project_format: one of PROJECT_FORMATS, for a WSGI app; requirements names the file of
-    the requirements format only."""
+    the requirements format only. wsgi_file: a .py file in the release, instead of wsgi_app."""
+    errors = []
+    wsgi_file = app.get("wsgi_file")
+    if wsgi_file is not None:
+        if app.get("type") == "static":
+            errors.append(f"{where}: wsgi_file does not apply to a static app")
+        elif not is_relative_path(wsgi_file) or not str(wsgi_file).endswith(".py"):
+            errors.append(f"{where}: wsgi_file must be the path of a .py file relative to the source root, without '..'")
+        elif app.get("wsgi_app") is not None:
+            errors.append(f"{where}: wsgi_file and wsgi_app both name the app: keep one")
     fmt = app.get("project_format")
     if fmt is None:
-        return []
+        return errors
+    errors += _check_format_value(where, app, fmt)
+    return errors
+
+
+def _check_format_value(where: str, app: dict, fmt) -> list[str]:
     if app.get("type") == "static":
         return [f"{where}: project_format is for django and flask apps (a static site installs nothing)"]
     if fmt not in PROJECT_FORMATS:
@@ -300,9 +316,12 @@ def _check_project_format(where: str, app: dict) -> list[str]:
 def _project_fields(app: dict) -> dict:
     """What code.yml's app_release is given to detect the project format and the interpreter:
     what the user named, with nothing filled in (empty: detect)."""
-    return {"project_format": app.get("project_format", "auto"),
-            "requirements_named": app.get("requirements", ""),
-            "python_named": app.get("python", "")}
+    fields = {"project_format": app.get("project_format", "auto"),
+              "requirements_named": app.get("requirements", ""),
+              "python_named": app.get("python", "")}
+    if app.get("wsgi_file"):
+        fields["wsgi_app"] = f"{WSGI_FILE_MODULE}:application"
+    return fields
 
 
 def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
@@ -346,7 +365,7 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
     if wsgi_app is not None and (not isinstance(wsgi_app, str) or not WSGI_RE.fullmatch(wsgi_app)):
         errors.append(f"{where}: wsgi_app {wsgi_app!r} must be module:callable "
                       "(for example blog.wsgi:application, or hello:create_app() for a factory)")
-    if kind == "django" and wsgi_app is None:
+    if kind == "django" and wsgi_app is None and app.get("wsgi_file") is None:
         errors.append(f"{where}: wsgi_app is required for a django app (for example blog.wsgi:application)")
     for field in ("requirements", "static_dir"):
         if app.get(field) is not None and not is_relative_path(app[field]):

@@ -9,13 +9,21 @@ module: app_release
 short_description: Tell whether an app's release is served as wanted; keep its environment and prune virtualenvs
 description:
   - "O(action=check), after the code is in C(releases/<id>) and before anything is built: names the
-    virtualenv the release needs (from the SHA-256 of its requirements file, O(python) and
+    virtualenv the release needs (from the SHA-256 of what it installs from, the interpreter and
     O(packages)), reads the release's build marker C(.pyweb-built) (root's, not followed) and its
     C(.pyweb-failed) mark, where C(current) points, and compares the environment the app is given
     (O(env), O(secret_env), the Django secret key) with the copy kept for the release
     (C(.pyweb/env/<id>.env)) as systemd reads them. RV(up_to_date) is true when the release is current,
     built for that virtualenv, not marked failed and (WSGI) runs with that environment: the deploy
     then skips the build, the checks and the switch."
+  - "O(action=check) with O(wsgi=true) also detects the release's project format (C(uv.lock),
+    C(poetry.lock), C(Pipfile.lock), C(requirements.txt), C(pyproject.toml), in that order, unless
+    O(requirements) or O(project_format) names it), exports a lock file to a requirements list of
+    pinned versions with their hashes (RV(project.locked); nothing of the app runs), and chooses the
+    interpreter the app asks for (C(.python-version), C(runtime.txt), C(requires-python)) among the
+    host's C(/usr/bin/python3.N) and the one its Debian release ships, unless O(python) names one.
+    No format, a lock it cannot honour, or no interpreter that fits fails the task, before the Django key
+    is created and before anything is built."
   - "With O(django_secret_key), O(action=check) also creates that file (root, 0600, C(secrets.token_urlsafe(50)))
     when it is missing; an existing key is never replaced. Its content is never returned."
   - "O(action=keep), after the server runs the release: keeps a copy of the server's environment file
@@ -43,13 +51,20 @@ options:
     type: bool
     default: false
   requirements:
-    description: The requirements file, relative to the release (O(wsgi=true)).
+    description: The requirements file, relative to the release (O(wsgi=true)); empty to detect the project format.
     type: str
-    default: requirements.txt
+    default: ""
+  project_format:
+    description: The project format (O(wsgi=true)); C(auto) detects it.
+    type: str
+    choices: [auto, uv, poetry, pipenv, requirements, pyproject]
+    default: auto
   python:
-    description: The app's Python, as the app's spec names it (part of the virtualenv's name).
+    description:
+      - The app's Python as the app's spec names it, overriding what the app asks for; empty to
+        choose from what the app asks for (else C(python3)). Part of the virtualenv's name.
     type: str
-    default: python3
+    default: ""
   packages:
     description: Packages installed beside the requirements (part of the virtualenv's name).
     type: list
@@ -87,8 +102,6 @@ EXAMPLES = r"""
     base_dir: /srv/apps/blog
     release: 0123456789ab
     wsgi: true
-    requirements: requirements.txt
-    python: python3
     packages: [gunicorn]
     env: {DJANGO_SETTINGS_MODULE: blog.settings}
     secret_env: "{{ blog_secrets }}"
@@ -112,9 +125,23 @@ venv:
   type: str
   sample: /srv/apps/blog/venvs/3f2a9c0b1d4e
 requirements_found:
-  description: Whether the requirements file is in the release (O(action=check), O(wsgi=true)).
+  description: Whether the release has what it installs from (O(action=check), O(wsgi=true)).
   returned: always
   type: bool
+project:
+  description: What the release installs and with which Python (O(action=check), O(wsgi=true), the release fetched); empty otherwise.
+  returned: always
+  type: dict
+  contains:
+    format: {description: "The project format: uv, poetry, pipenv, requirements or pyproject.", type: str}
+    file: {description: The file that selected it, relative to the release., type: str}
+    locked: {description: The lock exported as a requirements list with hashes (empty without a lock)., type: str}
+    locked_count: {description: How many packages the lock pins., type: int}
+    install_project: {description: Whether the project itself is installed (non-editable) from the release., type: bool}
+    python: {description: The interpreter the venv is built from (a name or a path)., type: str}
+    python_asked: {description: "What the app asks for: spec, source, text (empty spec: nothing).", type: dict}
+    python_install: {description: Whether that interpreter comes from the distribution and is not installed yet., type: bool}
+    venv_name: {description: The virtualenv's folder name in C(venvs/)., type: str}
 built:
   description: Whether the release has a build marker (root's), whatever virtualenv it names.
   returned: always
