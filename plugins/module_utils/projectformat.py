@@ -26,7 +26,7 @@ FORMATS = (
     ("requirements", "requirements.txt"),
     ("pyproject", "pyproject.toml"),
 )
-FORMAT_NAMES = tuple(name for name, _ in FORMATS)
+FORMAT_NAMES = tuple(pair[0] for pair in FORMATS)
 SELECTOR = dict(FORMATS)
 
 

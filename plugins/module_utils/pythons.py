@@ -120,7 +120,7 @@ def offered(installed: dict, distribution: str) -> dict:
     """The interpreters to choose from: those on the host ({"3.11": "/usr/bin/python3.11"}) and
     the one the distribution (Debian's VERSION_ID) ships, as {minor text: executable or ""}."""
     out = dict(installed)
-    dist = DISTRIBUTION_PYTHON.get(str(distribution).split(".")[0])
+    dist = DISTRIBUTION_PYTHON.get(str(distribution).split(".", maxsplit=1)[0])
     if dist:
         out.setdefault(f"{dist[0]}.{dist[1]}", "")
     return out

@@ -134,14 +134,14 @@ project:
   type: dict
   contains:
     format: {description: "The project format: uv, poetry, pipenv, requirements or pyproject.", type: str}
-    file: {description: The file that selected it, relative to the release., type: str}
-    locked: {description: The lock exported as a requirements list with hashes (empty without a lock)., type: str}
-    locked_count: {description: How many packages the lock pins., type: int}
-    install_project: {description: Whether the project itself is installed (non-editable) from the release., type: bool}
-    python: {description: The interpreter the venv is built from (a name or a path)., type: str}
+    file: {description: "The file that selected it, relative to the release.", type: str}
+    locked: {description: "The lock exported as a requirements list with hashes (empty without a lock).", type: str}
+    locked_count: {description: "How many packages the lock pins.", type: int}
+    install_project: {description: "Whether the project itself is installed (non-editable) from the release.", type: bool}
+    python: {description: "The interpreter the venv is built from (a name or a path).", type: str}
     python_asked: {description: "What the app asks for: spec, source, text (empty spec: nothing).", type: dict}
-    python_install: {description: Whether that interpreter comes from the distribution and is not installed yet., type: bool}
-    venv_name: {description: The virtualenv's folder name in C(venvs/)., type: str}
+    python_install: {description: "Whether that interpreter comes from the distribution and is not installed yet.", type: bool}
+    venv_name: {description: "The virtualenv's folder name in C(venvs/).", type: str}
 built:
   description: Whether the release has a build marker (root's), whatever virtualenv it names.
   returned: always
@@ -354,8 +354,8 @@ def venv_key(fmt: str, files: dict, project_sha256: str, python: str, packages: 
     """The virtualenv's name for a format other than requirements: the format, every input
     file's SHA-256 (the lock, pyproject.toml), the project's files when it is installed as a
     package, the interpreter and the extra packages."""
-    parts = [f"format={fmt}"] + [f"{name}={hashlib.sha256(data).hexdigest()}"
-                                  for name, data in sorted(files.items()) if data is not None]
+    parts = [f"format={fmt}"]
+    parts += [f"{name}={hashlib.sha256(data).hexdigest()}" for name, data in sorted(files.items()) if data is not None]
     if project_sha256:
         parts.append(f"project={project_sha256}")
     return venv_name(hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest(), python, packages)

@@ -8,4 +8,4 @@ project_home = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.p
 if project_home not in sys.path:
     sys.path = [project_home] + sys.path
 
-from flask_app import app as application  # noqa: E402,F401
+from flask_app import app as application  # noqa: E402,F401  # pylint: disable=unused-import
