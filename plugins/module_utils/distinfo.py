@@ -98,8 +98,9 @@ def installed_versions(venv: str, names: list) -> dict:
     return found
 
 
-# Left out of a project's hash: what pip or setuptools leave in the tree is not the project.
-PROJECT_SKIP = re.compile(r"^(\.git|__pycache__|build|.*\.egg-info)$")
+# Left out of a project's hash: what pip or setuptools leave in the tree is not the project, nor
+# what pyweb.deploy writes into a release (.pyweb-built, .pyweb-release, .pyweb-locked.txt...).
+PROJECT_SKIP = re.compile(r"^(\.git|__pycache__|build|.*\.egg-info|\.pyweb-.*)$")
 
 
 def sha256sum_line(digest: str, name: str) -> str:

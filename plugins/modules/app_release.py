@@ -202,14 +202,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 try:
     from ansible_collections.pyweb.deploy.plugins.module_utils import envfile, projectformat, pythons
-    from ansible_collections.pyweb.deploy.plugins.module_utils.distinfo import project_hash
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import (
         UnsafePath, components, ensure_dir, open_anchor, open_child, remove_tree)
 except ImportError:  # tests/unit loads this file alone, with module_utils on sys.path
     import envfile  # type: ignore[no-redef]
     import projectformat  # type: ignore[no-redef]
     import pythons  # type: ignore[no-redef]
-    from distinfo import project_hash  # type: ignore[no-redef]
     from safepath import (  # type: ignore[no-redef]
         UnsafePath, components, ensure_dir, open_anchor, open_child, remove_tree)
 
@@ -350,14 +348,14 @@ def distribution_version(path: str = "/etc/os-release") -> str:
     return ""
 
 
-def venv_key(fmt: str, files: dict, project_sha256: str, python: str, packages: list) -> str:
+def venv_key(fmt: str, files: dict, project_release: str, python: str, packages: list) -> str:
     """The virtualenv's name for a format other than requirements: the format, every input
-    file's SHA-256 (the lock, pyproject.toml), the project's files when it is installed as a
+    file's SHA-256 (the lock, pyproject.toml), the release when the project is installed as a
     package, the interpreter and the extra packages."""
     parts = [f"format={fmt}"]
     parts += [f"{name}={hashlib.sha256(data).hexdigest()}" for name, data in sorted(files.items()) if data is not None]
-    if project_sha256:
-        parts.append(f"project={project_sha256}")
+    if project_release:
+        parts.append(f"project={project_release}")
     return venv_name(hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest(), python, packages)
 
 
@@ -396,7 +394,10 @@ def read_project(rfd: int, rel_path: str, params: dict, offer: dict) -> dict:
         inputs = dict(files)
         if plan["locked"]:
             inputs["locked"] = plan["locked"].encode("utf-8")
-        name = venv_key(fmt, inputs, project_hash(rel_path) if plan["install_project"] else "",
+        # A project installed as a package is part of its venv: the release id (its content's
+        # or its commit's hash) names its code, and stays the same when the deploy writes its
+        # own files (.pyweb-built...) into the release.
+        name = venv_key(fmt, inputs, params["release"] if plan["install_project"] else "",
                         python_key, params["packages"])
     return {
         "format": fmt, "file": found["file"], "locked": plan["locked"], "locked_count": plan["locked_count"],

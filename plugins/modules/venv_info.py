@@ -182,8 +182,8 @@ requirements_sha256:
   type: str
 project_sha256:
   description:
-    - A hash of O(project_path)'s regular files (C(.git), C(__pycache__), C(build) and
-      C(*.egg-info) left out), the same as C(find . -type f | sort | xargs sha256sum | sha256sum).
+    - A hash of O(project_path)'s regular files (C(.git), C(__pycache__), C(build),
+      C(*.egg-info) and the deploy's own C(.pyweb-*) left out), the same as C(find . -type f | sort | xargs sha256sum | sha256sum).
   returned: with O(python)
   type: str
 uv_installed:

@@ -281,7 +281,8 @@ def release(tmp_path, app):
 
 
 def params(**kw):
-    return {"requirements": "", "project_format": "auto", "python": "", "packages": ["gunicorn"], **kw}
+    return {"release": "0123456789ab", "requirements": "", "project_format": "auto", "python": "",
+            "packages": ["gunicorn"], **kw}
 
 
 def read(rel, offer=None, **kw):
@@ -320,12 +321,17 @@ def test_app_release_refuses_an_interpreter_the_host_lacks_unless_overridden(tmp
     assert read(rel, python="python3")["python"] == "python3"
 
 
-def test_a_package_s_venv_follows_its_code(tmp_path):
+def test_a_package_s_venv_follows_its_release_not_the_deploy_s_own_files(tmp_path):
     rel = release(tmp_path, "flaskr")
-    pkg = rel / "flaskr"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("x = 1\n")
     first = read(rel)
     assert first["install_project"] is True
-    (pkg / "__init__.py").write_text("x = 2\n")
-    assert read(rel)["venv_name"] != first["venv_name"]
+    (rel / ".pyweb-built").write_text("{}")
+    assert read(rel)["venv_name"] == first["venv_name"]
+    other = params(release="fedcba987654")
+    import os
+    fd = os.open(rel, os.O_RDONLY)
+    try:
+        assert app_release.read_project(fd, str(rel), other, {"3.11": "/usr/bin/python3.11"})["venv_name"] \
+            != first["venv_name"]
+    finally:
+        os.close(fd)
