@@ -20,7 +20,14 @@ KNOWN_FIELDS = {
     "secret_env", "tls", "shared_paths", "release_commands", "health_check", "python",
     "python_packages", "build", "static_dir", "static_url", "keep_releases", "workers", "threads",
     "django_superuser", "wsgi", "nginx", "client_max_body_size",
-} | {"procfile", "app_json", "processes", "schedules"}
+}
+# Heroku-style apps (Procfile, app.json, process counts, scheduled jobs), issue 17.
+KNOWN_FIELDS |= {"procfile", "app_json", "processes", "schedules"}
+# How an app declares what it installs (plugins/module_utils/projectformat.py), issue 17.
+PROJECT_FORMATS = ("auto", "uv", "poetry", "pipenv", "requirements", "pyproject")
+KNOWN_FIELDS |= {"project_format", "wsgi_file"}
+# A PythonAnywhere-style WSGI file is served through a module the deploy writes into the release.
+WSGI_FILE_MODULE = "pyweb_wsgi_file"
 SOURCE_FIELDS = {"git", "version", "path", "submodules", "key", "accept_hostkey", "depth"}
 TLS_FIELDS = {"mode", "cert", "key", "acme_email", "hsts", "redirect"}
 HEALTH_FIELDS = {"path", "status", "contains", "timeout", "retries"}
@@ -349,6 +356,44 @@ def _processes_normalized(app: dict) -> dict:
     out["processes"] = dict(app.get("processes") or {})
     out["schedules"] = [dict(job) for job in app.get("schedules") or []]
     return out
+def _check_project_format(where: str, app: dict) -> list[str]:
+    """project_format: one of PROJECT_FORMATS, for a WSGI app; requirements names the file of
+    the requirements format only. wsgi_file: a .py file in the release, instead of wsgi_app."""
+    errors = []
+    wsgi_file = app.get("wsgi_file")
+    if wsgi_file is not None:
+        if app.get("type") == "static":
+            errors.append(f"{where}: wsgi_file does not apply to a static app")
+        elif not is_relative_path(wsgi_file) or not str(wsgi_file).endswith(".py"):
+            errors.append(f"{where}: wsgi_file must be the path of a .py file relative to the source root, without '..'")
+        elif app.get("wsgi_app") is not None:
+            errors.append(f"{where}: wsgi_file and wsgi_app both name the app: keep one")
+    fmt = app.get("project_format")
+    if fmt is None:
+        return errors
+    errors += _check_format_value(where, app, fmt)
+    return errors
+
+
+def _check_format_value(where: str, app: dict, fmt) -> list[str]:
+    if app.get("type") == "static":
+        return [f"{where}: project_format is for django and flask apps (a static site installs nothing)"]
+    if fmt not in PROJECT_FORMATS:
+        return [f"{where}: project_format {fmt!r} must be one of {', '.join(PROJECT_FORMATS)}"]
+    if app.get("requirements") is not None and fmt not in ("auto", "requirements"):
+        return [f"{where}: requirements names a requirements file, which project_format {fmt} does not read"]
+    return []
+
+
+def _project_fields(app: dict) -> dict:
+    """What code.yml's app_release is given to detect the project format and the interpreter:
+    what the user named, with nothing filled in (empty: detect)."""
+    fields = {"project_format": app.get("project_format", "auto"),
+              "requirements_named": app.get("requirements", ""),
+              "python_named": app.get("python", "")}
+    if app.get("wsgi_file"):
+        fields["wsgi_app"] = f"{WSGI_FILE_MODULE}:application"
+    return fields
 
 
 def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
@@ -392,7 +437,7 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
     if wsgi_app is not None and (not isinstance(wsgi_app, str) or not WSGI_RE.fullmatch(wsgi_app)):
         errors.append(f"{where}: wsgi_app {wsgi_app!r} must be module:callable "
                       "(for example blog.wsgi:application, or hello:create_app() for a factory)")
-    if kind == "django" and wsgi_app is None:
+    if kind == "django" and wsgi_app is None and app.get("wsgi_file") is None:
         errors.append(f"{where}: wsgi_app is required for a django app (for example blog.wsgi:application)")
     for field in ("requirements", "static_dir"):
         if app.get(field) is not None and not is_relative_path(app[field]):
@@ -464,6 +509,7 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
         if _not_whole(value, 1):
             errors.append(f"{where}: {field} must be a whole number of at least 1")
     errors += _check_nginx(where, app.get("nginx"))
+    errors += _check_project_format(where, app)
     keep = app.get("keep_releases")
     if _not_whole(keep, 1):
         errors.append(f"{where}: keep_releases must be a whole number of at least 1")
@@ -539,6 +585,7 @@ def apps_normalized(apps, keep_releases=5) -> list[dict]:
             item["requirements"] = app.get("requirements", "requirements.txt")
             item["wsgi_server"] = app.get("wsgi_server") or "gunicorn"
             item["wsgi_app"] = app.get("wsgi_app") or DEFAULT_WSGI_APP.get(kind)
+            item.update(_project_fields(app))
         out.append(item)
     return out
 

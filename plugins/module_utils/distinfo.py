@@ -96,3 +96,39 @@ def installed_versions(venv: str, names: list) -> dict:
             if key in wanted and fields.get("Version"):
                 found[wanted[key]] = fields["Version"]
     return found
+
+
+# Left out of a project's hash: what pip or setuptools leave in the tree is not the project, nor
+# what pyweb.deploy writes into a release (.pyweb-built, .pyweb-release, .pyweb-locked.txt...).
+PROJECT_SKIP = re.compile(r"^(\.git|__pycache__|build|.*\.egg-info|\.pyweb-.*)$")
+
+
+def sha256sum_line(digest: str, name: str) -> str:
+    """One line of GNU sha256sum's output; a name with a backslash or line break is escaped."""
+    if "\\" in name or "\n" in name or "\r" in name:
+        escaped = name.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        return f"\\{digest}  {escaped}\n"
+    return f"{digest}  {name}\n"
+
+
+def project_hash(root: str) -> str:
+    """The hash of a project's regular files, as the role's former shell pipeline printed it:
+    `find . ( -name .git -o -name __pycache__ -o -name build -o -name '*.egg-info' ) -prune -o
+    -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum`. No link is followed."""
+    names = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel = "./" + os.path.relpath(dirpath, root) if os.path.relpath(dirpath, root) != "." else "."
+        kept = []
+        for name in dirnames:
+            if PROJECT_SKIP.match(name):
+                continue
+            kept.append(name)
+        dirnames[:] = kept
+        for name in filenames:
+            if PROJECT_SKIP.match(name):
+                continue
+            if stat.S_ISREG(os.lstat(os.path.join(dirpath, name)).st_mode):
+                names.append(f"{rel}/{name}")
+    names.sort(key=os.fsencode)
+    listing = "".join(sha256sum_line(file_digest(os.path.join(root, n[2:]), "sha256") or "", n) for n in names)
+    return hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()

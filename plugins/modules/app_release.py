@@ -9,13 +9,21 @@ module: app_release
 short_description: Tell whether an app's release is served as wanted; keep its environment and prune virtualenvs
 description:
   - "O(action=check), after the code is in C(releases/<id>) and before anything is built: names the
-    virtualenv the release needs (from the SHA-256 of its requirements file, O(python) and
+    virtualenv the release needs (from the SHA-256 of what it installs from, the interpreter and
     O(packages)), reads the release's build marker C(.pyweb-built) (root's, not followed) and its
     C(.pyweb-failed) mark, where C(current) points, and compares the environment the app is given
     (O(env), O(secret_env), the Django secret key) with the copy kept for the release
     (C(.pyweb/env/<id>.env)) as systemd reads them. RV(up_to_date) is true when the release is current,
     built for that virtualenv, not marked failed and (WSGI) runs with that environment: the deploy
     then skips the build, the checks and the switch."
+  - "O(action=check) with O(wsgi=true) also detects the release's project format (C(uv.lock),
+    C(poetry.lock), C(Pipfile.lock), C(requirements.txt), C(pyproject.toml), in that order, unless
+    O(requirements) or O(project_format) names it), exports a lock file to a requirements list of
+    pinned versions with their hashes (RV(project.locked); nothing of the app runs), and chooses the
+    interpreter the app asks for (C(.python-version), C(runtime.txt), C(requires-python)) among the
+    host's C(/usr/bin/python3.N) and the one its Debian release ships, unless O(python) names one.
+    No format, a lock it cannot honour, or no interpreter that fits fails the task, before the Django key
+    is created and before anything is built."
   - "With O(django_secret_key), O(action=check) also creates that file (root, 0600, C(secrets.token_urlsafe(50)))
     when it is missing; an existing key is never replaced. Its content is never returned."
   - "O(action=keep), after the server runs the release: keeps a copy of the server's environment file
@@ -43,13 +51,20 @@ options:
     type: bool
     default: false
   requirements:
-    description: The requirements file, relative to the release (O(wsgi=true)).
+    description: The requirements file, relative to the release (O(wsgi=true)); empty to detect the project format.
     type: str
-    default: requirements.txt
+    default: ""
+  project_format:
+    description: The project format (O(wsgi=true)); C(auto) detects it.
+    type: str
+    choices: [auto, uv, poetry, pipenv, requirements, pyproject]
+    default: auto
   python:
-    description: The app's Python, as the app's spec names it (part of the virtualenv's name).
+    description:
+      - The app's Python as the app's spec names it, overriding what the app asks for; empty to
+        choose from what the app asks for (else C(python3)). Part of the virtualenv's name.
     type: str
-    default: python3
+    default: ""
   packages:
     description: Packages installed beside the requirements (part of the virtualenv's name).
     type: list
@@ -87,8 +102,6 @@ EXAMPLES = r"""
     base_dir: /srv/apps/blog
     release: 0123456789ab
     wsgi: true
-    requirements: requirements.txt
-    python: python3
     packages: [gunicorn]
     env: {DJANGO_SETTINGS_MODULE: blog.settings}
     secret_env: "{{ blog_secrets }}"
@@ -112,9 +125,23 @@ venv:
   type: str
   sample: /srv/apps/blog/venvs/3f2a9c0b1d4e
 requirements_found:
-  description: Whether the requirements file is in the release (O(action=check), O(wsgi=true)).
+  description: Whether the release has what it installs from (O(action=check), O(wsgi=true)).
   returned: always
   type: bool
+project:
+  description: What the release installs and with which Python (O(action=check), O(wsgi=true), the release fetched); empty otherwise.
+  returned: always
+  type: dict
+  contains:
+    format: {description: "The project format: uv, poetry, pipenv, requirements or pyproject.", type: str}
+    file: {description: "The file that selected it, relative to the release.", type: str}
+    locked: {description: "The lock exported as a requirements list with hashes (empty without a lock).", type: str}
+    locked_count: {description: "How many packages the lock pins.", type: int}
+    install_project: {description: "Whether the project itself is installed (non-editable) from the release.", type: bool}
+    python: {description: "The interpreter the venv is built from (a name or a path).", type: str}
+    python_asked: {description: "What the app asks for: spec, source, text (empty spec: nothing).", type: dict}
+    python_install: {description: "Whether that interpreter comes from the distribution and is not installed yet.", type: bool}
+    venv_name: {description: "The virtualenv's folder name in C(venvs/).", type: str}
 built:
   description: Whether the release has a build marker (root's), whatever virtualenv it names.
   returned: always
@@ -167,17 +194,20 @@ env_kept:
 import hashlib
 import json
 import os
+import re
 import secrets
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
 try:
-    from ansible_collections.pyweb.deploy.plugins.module_utils import envfile
+    from ansible_collections.pyweb.deploy.plugins.module_utils import envfile, projectformat, pythons
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import (
         UnsafePath, components, ensure_dir, open_anchor, open_child, remove_tree)
 except ImportError:  # tests/unit loads this file alone, with module_utils on sys.path
     import envfile  # type: ignore[no-redef]
+    import projectformat  # type: ignore[no-redef]
+    import pythons  # type: ignore[no-redef]
     from safepath import (  # type: ignore[no-redef]
         UnsafePath, components, ensure_dir, open_anchor, open_child, remove_tree)
 
@@ -293,6 +323,89 @@ def ensure_key(path: str, check: bool) -> tuple:
         os.close(dfd)
 
 
+def host_pythons(root: str = "/usr/bin") -> dict:
+    """The host's interpreters named python3.N in root: {"3.11": "/usr/bin/python3.11"}."""
+    found = {}
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return found
+    for name in names:
+        match = re.fullmatch(r"python(3\.\d+)", name)
+        if match and os.access(os.path.join(root, name), os.X_OK):
+            found[match.group(1)] = os.path.join(root, name)
+    return found
+
+
+def distribution_version(path: str = "/etc/os-release") -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("VERSION_ID="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return ""
+
+
+def venv_key(fmt: str, files: dict, project_release: str, python: str, packages: list) -> str:
+    """The virtualenv's name for a format other than requirements: the format, every input
+    file's SHA-256 (the lock, pyproject.toml), the release when the project is installed as a
+    package, the interpreter and the extra packages."""
+    parts = [f"format={fmt}"]
+    parts += [f"{name}={hashlib.sha256(data).hexdigest()}" for name, data in sorted(files.items()) if data is not None]
+    if project_release:
+        parts.append(f"project={project_release}")
+    return venv_name(hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest(), python, packages)
+
+
+def read_project(rfd: int, rel_path: str, params: dict, offer: dict) -> dict:
+    """What the release installs and with which interpreter (projectformat, pythons): the format,
+    its file, the exported lock, whether the project itself is installed, the interpreter, and
+    the virtualenv's name. FormatError or PythonError with the reason."""
+    top = set(os.listdir(rfd))
+    requirements = params["requirements"] or ""
+    present = set(top)
+    if requirements and read_file_at(rfd, requirements, f"{rel_path}/{requirements}") is not None:
+        present.add(requirements)
+    found = projectformat.detect(present, params["project_format"], requirements)
+    fmt = found["format"]
+
+    def read(name):
+        got = read_file_at(rfd, name, f"{rel_path}/{name}") if name in top else None
+        return None if got is None else got[0]
+
+    files = {found["file"]: read(found["file"])}
+    if fmt != "requirements" or "pyproject.toml" in top:
+        files["pyproject.toml"] = read("pyproject.toml")
+    plan = projectformat.plan(fmt, files)
+    version_files = {name: read(name) for name in (".python-version", "runtime.txt")}
+    ask = pythons.asked(*(None if data is None else data.decode("utf-8", "replace")
+                          for data in version_files.values()), plan["requires_python"])
+    if params["python"]:
+        chosen = {"version": "", "executable": params["python"], "install": False, "override": True}
+    else:
+        chosen = pythons.choose(ask, offer) if ask["spec"] else {}
+    python_key = params["python"] or chosen.get("executable") or "python3"
+    if fmt == "requirements":
+        # The formula the collection has always used, so that hosts keep their virtualenvs.
+        name = venv_name(hashlib.sha256(files[found["file"]]).hexdigest(), python_key, params["packages"])
+    else:
+        inputs = dict(files)
+        if plan["locked"]:
+            inputs["locked"] = plan["locked"].encode("utf-8")
+        # A project installed as a package is part of its venv: the release id (its content's
+        # or its commit's hash) names its code, and stays the same when the deploy writes its
+        # own files (.pyweb-built...) into the release.
+        name = venv_key(fmt, inputs, params["release"] if plan["install_project"] else "",
+                        python_key, params["packages"])
+    return {
+        "format": fmt, "file": found["file"], "locked": plan["locked"], "locked_count": plan["locked_count"],
+        "install_project": plan["install_project"], "python": python_key, "python_asked": ask,
+        "python_install": bool(chosen.get("install")), "venv_name": name,
+    }
+
+
 def check(params: dict, check_mode: bool) -> dict:
     base = params["base_dir"].rstrip("/")
     release = params["release"]
@@ -300,6 +413,18 @@ def check(params: dict, check_mode: bool) -> dict:
     result = {"venv": "", "requirements_found": False, "key_created": False, "marked_failed": False,
               "used": [], "pruned": [], "env_kept": False}
     key = None
+    rel_path = f"{base}/releases/{release}"
+    # What the release installs, and with which Python: a refusal here comes before anything changes.
+    result["project"] = {}
+    if params["wsgi"] and os.path.lexists(rel_path):
+        rfd = open_anchor(rel_path)
+        try:
+            result["project"] = read_project(rfd, rel_path, params, pythons.offered(
+                host_pythons(), distribution_version()))
+        finally:
+            os.close(rfd)
+        result["requirements_found"] = True
+        result["venv"] = f"{base}/venvs/" + result["project"]["venv_name"]
     if params["django_secret_key"]:
         key, result["key_created"] = ensure_key(params["django_secret_key"], check_mode)
     try:
@@ -307,18 +432,11 @@ def check(params: dict, check_mode: bool) -> dict:
     except OSError:
         current = ""
     result["current"] = current
-    rel_path = f"{base}/releases/{release}"
     marker = marker_uid = None
     kept_env, kept_ok = None, False
     if os.path.lexists(rel_path):
         rfd = open_anchor(rel_path)
         try:
-            if params["wsgi"]:
-                req = read_file_at(rfd, params["requirements"], f"{rel_path}/{params['requirements']}")
-                if req is not None:
-                    result["requirements_found"] = True
-                    digest = hashlib.sha256(req[0]).hexdigest()
-                    result["venv"] = f"{base}/venvs/" + venv_name(digest, params["python"], params["packages"])
             got = read_file_at(rfd, ".pyweb-built", f"{rel_path}/.pyweb-built")
             if got is not None:
                 marker, marker_uid = read_marker(got[0]), got[1].st_uid
@@ -451,8 +569,10 @@ def main():
             "base_dir": {"type": "path", "required": True},
             "release": {"type": "str", "required": True},
             "wsgi": {"type": "bool", "default": False},
-            "requirements": {"type": "str", "default": "requirements.txt"},
-            "python": {"type": "str", "default": "python3"},
+            "requirements": {"type": "str", "default": ""},
+            "project_format": {"type": "str", "default": "auto",
+                               "choices": ["auto"] + list(projectformat.FORMAT_NAMES)},
+            "python": {"type": "str", "default": ""},
             "packages": {"type": "list", "elements": "str", "default": []},
             "env": {"type": "dict", "default": {}},
             "secret_env": {"type": "dict", "default": {}, "no_log": True},
@@ -469,6 +589,9 @@ def main():
         result = keep(params, module.check_mode) if params["action"] == "keep" else check(params, module.check_mode)
     except UnsafePath as exc:
         module.fail_json(msg=f"{params['base_dir']}: {exc}; root does not follow links there.")
+    except (projectformat.FormatError, pythons.PythonError) as exc:
+        module.fail_json(msg=f"{os.path.basename(params['base_dir'].rstrip('/'))}: {exc}. Nothing was "
+                             "built and current was left as it was.")
     except OSError as exc:
         module.fail_json(msg=f"{params['base_dir']}: {exc}")
     if module._diff and result["changed"]:

@@ -62,6 +62,12 @@ options:
   base_dir:
     description: With O(python), the app's base folder, which must be a directory.
     type: path
+  locked_file:
+    description:
+      - With O(python), a requirements list in which every line pins a version with its hashes (a
+        lock file exported by pyweb.deploy.app_release), installed with C(--require-hashes --no-deps)
+        before the rest; its SHA-256 is part of the hash.
+    type: path
   project_path:
     description: With O(python), a project folder that must hold a C(pyproject.toml); its files' hash is part of the hash.
     type: path
@@ -176,8 +182,8 @@ requirements_sha256:
   type: str
 project_sha256:
   description:
-    - A hash of O(project_path)'s regular files (C(.git), C(__pycache__), C(build) and
-      C(*.egg-info) left out), the same as C(find . -type f | sort | xargs sha256sum | sha256sum).
+    - A hash of O(project_path)'s regular files (C(.git), C(__pycache__), C(build),
+      C(*.egg-info) and the deploy's own C(.pyweb-*) left out), the same as C(find . -type f | sort | xargs sha256sum | sha256sum).
   returned: with O(python)
   type: str
 uv_installed:
@@ -210,14 +216,13 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 
 # One reader of virtualenv metadata for the collection (the wsgi role's wsgi_state uses it too).
-from ansible_collections.pyweb.deploy.plugins.module_utils.distinfo import file_digest, installed_versions, read_text
+from ansible_collections.pyweb.deploy.plugins.module_utils.distinfo import (
+    file_digest, installed_versions, project_hash, read_text)
 
 INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s*=\s*|\s+|(?=[^\s=]))(\S+)")
 APP_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # The record's format: 2 = built by the app's user and frozen (a venv root built is rebuilt once).
 FORMAT = 2
-# Left out of the project's hash: what pip or setuptools leave in the tree is not the project.
-PROJECT_SKIP = re.compile(r"^(\.git|__pycache__|build|.*\.egg-info)$")
 # Asked of the host's interpreter (never the venv's): what it is and whether venvs of it get pip.
 # pip_wheel: the pip wheel its ensurepip installs from (the folder the interpreter was built with,
 # Debian's /usr/share/python-wheels, else the one CPython bundles), which the build runs pip from
@@ -325,39 +330,8 @@ def describe(path: str, marker: str, packages: list) -> dict:
 # --- the checks and the decision of pyweb.deploy.venv -------------------------------------------
 
 
-def sha256sum_line(digest: str, name: str) -> str:
-    """One line of GNU sha256sum's output; a name with a backslash or line break is escaped."""
-    if "\\" in name or "\n" in name or "\r" in name:
-        escaped = name.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-        return f"\\{digest}  {escaped}\n"
-    return f"{digest}  {name}\n"
-
-
-def project_hash(root: str) -> str:
-    """The hash of a project's regular files, as the role's former shell pipeline printed it:
-    `find . ( -name .git -o -name __pycache__ -o -name build -o -name '*.egg-info' ) -prune -o
-    -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum`. No link is followed."""
-    names = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel = "./" + os.path.relpath(dirpath, root) if os.path.relpath(dirpath, root) != "." else "."
-        kept = []
-        for name in dirnames:
-            if PROJECT_SKIP.match(name):
-                continue
-            kept.append(name)
-        dirnames[:] = kept
-        for name in filenames:
-            if PROJECT_SKIP.match(name):
-                continue
-            if stat.S_ISREG(os.lstat(os.path.join(dirpath, name)).st_mode):
-                names.append(f"{rel}/{name}")
-    names.sort(key=os.fsencode)
-    listing = "".join(sha256sum_line(sha256_file(os.path.join(root, n[2:])) or "", n) for n in names)
-    return hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
-
-
 def inputs_hash(interpreter: dict, installer: str, uv_version: str, requirements_sha256: str,
-                project_path: str, project_sha256: str, inputs: dict) -> str:
+                project_path: str, project_sha256: str, inputs: dict, locked_sha256: str = "") -> str:
     """The hash the record holds: the same JSON, key for key, the role's Jinja hashed before."""
     data = {
         "format": FORMAT,
@@ -374,6 +348,8 @@ def inputs_hash(interpreter: dict, installer: str, uv_version: str, requirements
         "index_username": inputs.get("index_username", ""),
         "ca_file": inputs.get("ca_file", ""),
     }
+    if locked_sha256:  # only then: the hash of a venv built without a lock stays what it was
+        data["locked_sha256"] = locked_sha256
     return hashlib.sha256(json.dumps(data).encode("utf-8")).hexdigest()
 
 
@@ -480,8 +456,12 @@ def decide(p: dict, state: dict, escapes: list, interpreter: dict) -> dict:
     uv_installed = ""
     if p["installer"] == "uv" and p["uv_dir"] and os.path.isfile(os.path.join(p["uv_dir"], "bin", "uv")):
         uv_installed = installed_versions(p["uv_dir"], ["uv"])["uv"]
+    locked_sha256 = ""
+    if p.get("locked_file"):
+        check_inputs(p["app"] or os.path.basename(p["path"]), p["locked_file"], None, [], state, p["path"])
+        locked_sha256 = sha256_file(p["locked_file"]) or ""
     wanted = inputs_hash(interpreter, p["installer"], p["uv_version"], requirements_sha256 or "",
-                         p["project_path"] or "", project_sha256, p["inputs"])
+                         p["project_path"] or "", project_sha256, p["inputs"], locked_sha256)
     reason = rebuild_reason(state, interpreter, wanted)
     return {
         "interpreter": interpreter,
@@ -505,6 +485,7 @@ def main():
             "app": {"type": "str"},
             "base_dir": {"type": "path"},
             "project_path": {"type": "path"},
+            "locked_file": {"type": "path"},
             "installer": {"type": "str", "choices": ["pip", "uv"], "default": "pip"},
             "uv_dir": {"type": "path"},
             "uv_version": {"type": "str", "default": ""},

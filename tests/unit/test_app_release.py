@@ -22,7 +22,7 @@ REQ = b"flask==3.0.0\n"
 
 def params(base, **kw):
     p = {"action": "check", "base_dir": str(base), "release": REL, "wsgi": True, "requirements": "requirements.txt",
-         "python": "python3", "packages": ["gunicorn"], "env": {"A": "1"}, "secret_env": {"S": "s3cret"},
+         "python": "python3", "project_format": "auto", "packages": ["gunicorn"], "env": {"A": "1"}, "secret_env": {"S": "s3cret"},
          "django_secret_key": None, "env_file": None, "venv": None}
     p.update(kw)
     return p

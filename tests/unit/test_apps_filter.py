@@ -156,3 +156,21 @@ def test_whole_numbers_are_checked_alike_everywhere():
     assert apps.app_errors([{**base, "nginx": {"upstream_keepalive": -1}}])
     assert apps.app_errors([{**base, "nginx": {"upstream_keepalive": 0}, "workers": 3, "threads": 1,
                              "keep_releases": 2, "source": {**base["source"], "depth": 1}}]) == []
+
+
+def test_project_fields_say_what_the_user_named_and_nothing_more():
+    [item] = apps.apps_normalized([good()])
+    assert (item["project_format"], item["requirements_named"], item["python_named"]) == ("auto", "", "")
+    assert item["requirements"] == "requirements.txt"  # what the rest of the role read before
+    [item] = apps.apps_normalized([good(project_format="uv", python="python3.11")])
+    assert (item["project_format"], item["python_named"]) == ("uv", "python3.11")
+
+
+def test_a_wsgi_file_is_served_through_the_module_the_deploy_writes():
+    app = good(type="flask", wsgi_app=None, wsgi_file="var/www/example_wsgi.py")
+    assert apps.app_errors([app]) == []
+    [item] = apps.apps_normalized([app])
+    assert item["wsgi_app"] == "pyweb_wsgi_file:application"
+    assert apps.app_errors([good(wsgi_app=None, wsgi_file="mysite/wsgi.py")]) == []  # django too
+    assert apps.app_errors([good(wsgi_app=None, wsgi_file="mysite/wsgi.txt")]) == [
+        "pyweb_apps[0] (blog): wsgi_file must be the path of a .py file relative to the source root, without '..'"]
