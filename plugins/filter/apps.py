@@ -19,7 +19,7 @@ KNOWN_FIELDS = {
     "name", "type", "domains", "source", "wsgi_server", "wsgi_app", "requirements", "env",
     "secret_env", "tls", "shared_paths", "release_commands", "health_check", "python",
     "python_packages", "build", "static_dir", "static_url", "keep_releases", "workers", "threads",
-    "django_superuser", "wsgi", "nginx", "client_max_body_size",
+    "django_superuser", "wsgi", "nginx", "client_max_body_size", "static_purge",
 }
 # Heroku-style apps (Procfile, app.json, process counts, scheduled jobs), issue 17.
 KNOWN_FIELDS |= {"procfile", "app_json", "processes", "schedules"}
@@ -84,6 +84,7 @@ NGINX_HSTS_FIELDS = {"enabled", "max_age", "include_subdomains", "preload"}
 MULTILINE_FIELDS = {
     ("tls", "cert"), ("tls", "key"), ("source", "key"), ("nginx", "raw"),
     ("nginx", "locations", "*", "config"), ("release_commands", "*"), ("build", "command"),
+    ("static_purge",),
 }
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 MULTILINE_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -487,11 +488,7 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
             errors.append(f"{where}: django_superuser is for django apps")
         elif not isinstance(superuser, dict) or not superuser.get("username") or not superuser.get("password"):
             errors.append(f"{where}: django_superuser needs username and password (put the password in a vault)")
-    static_url = app.get("static_url")
-    if static_url is not None and (not isinstance(static_url, str) or not STATIC_URL_RE.fullmatch(static_url)
-                                   or "/../" in static_url or "/./" in static_url):
-        errors.append(f"{where}: static_url {static_url!r} must be a URL path that starts and ends with / "
-                      "(for example /static/), of letters, digits and . _ ~ -")
+    errors += _check_static_cdn(where, app)
     size = app.get("client_max_body_size")
     if size is not None and (isinstance(size, bool) or not SIZE_RE.fullmatch(str(size))):
         errors.append(f"{where}: client_max_body_size {size!r} must be a size such as 20m, 512k or 1g")
@@ -514,6 +511,37 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
     if _not_whole(keep, 1):
         errors.append(f"{where}: keep_releases must be a whole number of at least 1")
     errors += _check_processes(where, app)
+    return errors
+
+
+# static_url on a CDN: https://cdn.example.com/static/ (the CDN pulls from the origin at the
+# URL's path, so the origin serves the files at that path).
+STATIC_CDN_URL_RE = re.compile(r"(https?)://([a-z0-9.-]+(?::[0-9]{1,5})?)(/.*)")
+
+
+def static_url_parts(static_url) -> tuple:
+    """(origin or '', path) of a static_url: ('https://cdn.example.com', '/static/') or ('', '/static/')."""
+    match = STATIC_CDN_URL_RE.fullmatch(static_url or "")
+    if match:
+        return f"{match.group(1)}://{match.group(2)}", match.group(3)
+    return "", static_url or "/static/"
+
+
+def _check_static_cdn(where, app) -> list[str]:
+    """static_url (a path, or an absolute URL on a CDN) and static_purge."""
+    errors = []
+    static_url = app.get("static_url")
+    if static_url is not None:
+        origin, path = static_url_parts(static_url) if isinstance(static_url, str) else ("", None)
+        host = origin.split("://", 1)[-1].rsplit(":", 1)[0] if origin else ""
+        if (not isinstance(path, str) or not STATIC_URL_RE.fullmatch(path) or "/../" in path or "/./" in path
+                or (origin and not is_hostname(host))):
+            errors.append(f"{where}: static_url {static_url!r} must be a URL path that starts and ends with / "
+                          "(for example /static/), of letters, digits and . _ ~ -, or an absolute http(s) "
+                          "URL on a CDN ending with such a path (https://cdn.example.com/static/)")
+    purge = app.get("static_purge")
+    if purge is not None and (not isinstance(purge, str) or not purge.strip()):
+        errors.append(f"{where}: static_purge must be a command line (run as the app after a successful switch)")
     return errors
 
 
@@ -635,10 +663,20 @@ def app_nginx_site(app, app_root="/srv/apps", backend_cert=None) -> dict:
     if kind == "django" or (kind == "flask" and app.get("static_dir") is not None):
         site["static_alias"] = {"url": app.get("static_url") or "/static/",
                                 "path": f"{base}/current/{app.get('static_dir') or 'staticfiles'}/"}
+        site["static_alias"].update(_static_cdn(app))
     if app.get("client_max_body_size") is not None:
         site["client_max_body_size"] = app["client_max_body_size"]
     site.update(app.get("nginx") or {})
     return site
+
+
+def _static_cdn(app) -> dict:
+    """The static location's url, and for a static_url on another host (a CDN pulling from this
+    origin): a short cache for files that are not fingerprinted, and CORS for fonts."""
+    origin, path = static_url_parts(app.get("static_url"))
+    if not origin:
+        return {}
+    return {"url": path, "expires": "1h", "cors_fonts": True}
 
 
 def apps_nginx_sites(apps, app_root="/srv/apps", backend_certs=None) -> list[dict]:

@@ -134,11 +134,13 @@ def balancer_sites(hosts, hostvars, down=None, settings=None):
         name = app["name"]
         https = app["tls"]["mode"] != "none"
         # The balancer's TLS for the app where balancer_tls differs from the app hosts'; HSTS
-        # follows the balancer's mode when only the mode is given.
+        # and the redirect to HTTPS follow the balancer's mode when only the mode is given (an
+        # app served over plain HTTP behind an ACME balancer is redirected to HTTPS).
         front = dict((conf["tls"] or {}).get(name) or {})
         tls = {**app["tls"], **front}
-        if "hsts" not in front:
-            tls["hsts"] = front["mode"] != "none" if "mode" in front else app["tls"]["hsts"]
+        for key in ("hsts", "redirect"):
+            if key not in front:
+                tls[key] = front["mode"] != "none" if "mode" in front else app["tls"][key]
         drained = set(down.get(name) or [])
         site = {
             "name": name,

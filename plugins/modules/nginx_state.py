@@ -10,8 +10,13 @@ short_description: Read the certificates, the package's default site and the uni
 description:
   - One read-only look at what the nginx role decides from, so that no shell output is decoded
     in Jinja.
-  - For each entry of O(certificates), whether its certificate and key files exist and when the
-    certificate expires (read from the PEM file in Python; no openssl needed).
+  - For each entry of O(certificates), whether its certificate and key files exist, when the
+    certificate expires and which DNS names it holds (read from the PEM file in Python; no
+    openssl needed), and whether it covers the entry's C(domains).
+  - Which ACME certificates must be requested, in RV(acme_due), because they are missing, expired,
+    unreadable or do not cover the site's domains. A valid certificate that covers the names is
+    never requested again (certbot's timer renews it), which keeps a host far from the ACME
+    server's rate limits.
   - The package's default site link C(sites-enabled/default) when it still points to the
     package's C(sites-available/default) and O(disable_default_site) is set (the role removes
     it; a link the user pointed elsewhere stays). Links are never followed.
@@ -31,7 +36,8 @@ options:
   certificates:
     description:
       - The certificates to look at; each a dict with C(name), C(cert) and C(key) (paths, relative
-        to O(conf_dir) or absolute). Other keys are ignored.
+        to O(conf_dir) or absolute), and optionally C(domains) (the names the certificate must
+        cover) and C(mode) (C(acme) entries are considered for RV(acme_due)). Other keys are ignored.
     type: list
     elements: dict
     default: []
@@ -78,7 +84,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 certificates:
-  description: Per name, cert and key (absolute), cert_exists, key_exists, not_after (ISO 8601 UTC or null) and days_left (or null).
+  description: >-
+    Per name, cert and key (absolute), cert_exists, key_exists, not_after (ISO 8601 UTC or null),
+    days_left (or null), names (the certificate's DNS names, subjectAltName) and covers (whether
+    they cover the entry's domains; true when none are given).
   returned: always
   type: dict
 missing:
@@ -88,6 +97,18 @@ missing:
   elements: str
 expiring:
   description: The names whose certificate exists and expires within O(renew_days) (or cannot be read).
+  returned: always
+  type: list
+  elements: str
+uncovered:
+  description: The names whose certificate exists but does not cover every one of the entry's C(domains).
+  returned: always
+  type: list
+  elements: str
+acme_due:
+  description: >-
+    The names of the C(mode=acme) entries to request from the ACME server now: certificate or
+    key missing, certificate unreadable, expired, or not covering the entry's domains.
   returned: always
   type: list
   elements: str
@@ -146,10 +167,7 @@ def _asn1_time(tag: int, raw: bytes) -> datetime.datetime:
 
 def not_after(pem: str) -> datetime.datetime:
     """The notAfter of the first certificate in ``pem`` (RFC 5280 DER, read by hand)."""
-    match = re.search(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", pem, re.S)
-    if not match:
-        raise ValueError("no PEM certificate")
-    der = base64.b64decode("".join(match.group(1).split()))
+    der = _der(pem)
     _tag, pos, _end = _tlv(der, 0)              # Certificate
     _tag, pos, _end = _tlv(der, pos)            # tbsCertificate
     tag, _start, end = _tlv(der, pos)
@@ -163,6 +181,57 @@ def not_after(pem: str) -> datetime.datetime:
     return _asn1_time(tag, der[start:end])
 
 
+def _der(pem: str) -> bytes:
+    match = re.search(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", pem, re.S)
+    if not match:
+        raise ValueError("no PEM certificate")
+    return base64.b64decode("".join(match.group(1).split()))
+
+
+SAN_OID = bytes([0x06, 0x03, 0x55, 0x1D, 0x11])  # 2.5.29.17, subjectAltName
+
+
+def dns_names(pem: str) -> list:
+    """The dNSName entries of the first certificate's subjectAltName (RFC 5280), in order."""
+    der = _der(pem)
+    _tag, pos, _end = _tlv(der, 0)              # Certificate
+    _tag, pos, tbs_end = _tlv(der, pos)         # tbsCertificate
+    while pos < tbs_end:
+        tag, start, end = _tlv(der, pos)
+        pos = end
+        if tag != 0xA3:                          # [3] extensions
+            continue
+        _tag, ext_pos, ext_end = _tlv(der, start)    # SEQUENCE OF Extension
+        while ext_pos < ext_end:
+            _tag, field, ext_pos = _tlv(der, ext_pos)
+            if der[field:field + len(SAN_OID)] != SAN_OID:
+                continue
+            field += len(SAN_OID)
+            tag, value, value_end = _tlv(der, field)
+            if tag == 0x01:                      # critical BOOLEAN
+                tag, value, value_end = _tlv(der, value_end)
+            _tag, name_pos, names_end = _tlv(der, value)   # GeneralNames
+            names = []
+            while name_pos < names_end:
+                tag, start, name_pos = _tlv(der, name_pos)
+                if tag == 0x82:                  # [2] dNSName
+                    names.append(der[start:name_pos].decode("ascii").lower())
+            return names
+    return []
+
+
+def covers(names: list, domains: list) -> bool:
+    """Whether a certificate for ``names`` is valid for every one of ``domains`` (a wildcard
+    covers exactly one label)."""
+    have = {n.lower().rstrip(".") for n in names}
+    for domain in domains:
+        domain = str(domain).lower().rstrip(".")
+        parent = domain.split(".", 1)[1] if "." in domain else ""
+        if domain not in have and not (parent and f"*.{parent}" in have):
+            return False
+    return True
+
+
 def _regular(path: str) -> bool:
     """A regular file, through links: certbot's live/ folder holds links into its archive/
     (root's folders; nothing the apps control is read here)."""
@@ -173,28 +242,38 @@ def _regular(path: str) -> bool:
 
 
 def certificate_state(conf_dir: str, certificates: list, renew_days: int, now: datetime.datetime) -> dict:
-    """certificates, missing and expiring for the wanted certificates (regular files only)."""
-    out, missing, expiring = {}, [], []
+    """certificates, missing, expiring, uncovered and acme_due for the wanted certificates
+    (regular files only)."""
+    out, missing, expiring, uncovered, due = {}, [], [], [], []
     for entry in certificates:
         name = str(entry["name"])
         cert = os.path.join(conf_dir, str(entry["cert"]))
         key = os.path.join(conf_dir, str(entry["key"]))
         info = {"cert": cert, "key": key, "cert_exists": _regular(cert), "key_exists": _regular(key),
-                "not_after": None, "days_left": None}
+                "not_after": None, "days_left": None, "names": [], "covers": False}
+        end = None
         if not (info["cert_exists"] and info["key_exists"]):
             missing.append(name)
         else:
             try:
                 with open(cert, encoding="ascii", errors="replace") as handle:
-                    end = not_after(handle.read())
+                    pem = handle.read()
+                end = not_after(pem)
                 info["not_after"] = end.isoformat()
                 info["days_left"] = (end - now).days
-            except (OSError, ValueError, IndexError):
+                info["names"] = dns_names(pem)
+                info["covers"] = covers(info["names"], entry.get("domains") or [])
+            except (OSError, ValueError, IndexError, UnicodeDecodeError):
                 pass
             if info["days_left"] is None or info["days_left"] < renew_days:
                 expiring.append(name)
+            if end is not None and not info["covers"]:
+                uncovered.append(name)
+        if entry.get("mode") == "acme" and (end is None or end <= now or not info["covers"]):
+            due.append(name)
         out[name] = info
-    return {"certificates": out, "missing": missing, "expiring": expiring}
+    return {"certificates": out, "missing": missing, "expiring": expiring, "uncovered": uncovered,
+            "acme_due": due}
 
 
 def default_site_link(conf_dir: str, disable: bool) -> list:

@@ -47,3 +47,25 @@ def test_only_the_tls_keys_nginx_reads_are_passed_and_a_backend_certificate_repl
     assert s["hsts"] == {"enabled": False}
     acme = site(dict(raw, tls={"mode": "acme", "acme_email": "a@b.c"}), certs={"hello": {"cert": "C", "key": "K"}})
     assert acme["tls"] == {"mode": "acme", "acme_email": "a@b.c", "redirect": True}
+
+
+def test_static_url_on_a_cdn_serves_its_path_briefly_cached_with_font_cors():
+    s = site({"name": "blog", "type": "django", "domains": ["blog.test"], "source": {"path": "/x"},
+              "static_url": "https://cdn.example.com/assets/v2/", "static_purge": "true"})
+    assert s["static_alias"] == {"url": "/assets/v2/", "path": "/srv/apps/blog/current/staticfiles/",
+                                 "expires": "1h", "cors_fonts": True}
+
+
+def test_static_url_parts():
+    assert apps.static_url_parts("https://cdn.example.com:8443/static/") == ("https://cdn.example.com:8443", "/static/")
+    assert apps.static_url_parts("/s/") == ("", "/s/")
+    assert apps.static_url_parts(None) == ("", "/static/")
+
+
+def test_static_url_and_purge_accepted():
+    base = {"name": "blog", "type": "django", "domains": ["blog.test"], "source": {"git": "https://g.test/b.git"},
+            "wsgi_app": "blog.wsgi:application"}
+    for url in ("/static/", "https://cdn.example.com/static/", "http://cdn.example.com:8080/s/"):
+        assert apps.app_errors([{**base, "static_url": url, "static_purge": "curl -fsS -X POST https://cdn.test/purge"}]) == []
+    assert apps.app_errors([{**base, "static_url": "ftp://cdn.example.com/static/"}]) != []
+    assert apps.app_errors([{**base, "static_url": "https://cdn.example.com/static"}]) != []

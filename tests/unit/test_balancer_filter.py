@@ -159,3 +159,14 @@ def test_unknown_settings_are_refused():
 def test_no_app_hosts_no_sites():
     assert balancer_sites([], {}, {}, {}) == []
     assert balancer_app_hosts(["a1"], {"a1": {}}) == {}
+
+
+def test_a_plain_http_app_behind_an_acme_balancer_is_redirected_to_https():
+    # molecule/acme: the app hosts serve lbapp over HTTP; the balancer's mode acme brings the
+    # 308 to HTTPS and HSTS with it (the app's own tls.redirect was false for mode none).
+    hostvars = {"a1": {"pyweb_apps": [_app("lbapp", tls={"mode": "none"}), _app("kept", tls={"mode": "none"})]}}
+    settings = {"tls": {"lbapp": {"mode": "acme"}, "kept": {"mode": "acme", "redirect": False}}}
+    lbapp, kept = balancer_sites(["a1"], hostvars, None, settings)
+    assert lbapp["tls"] == {"mode": "acme", "redirect": True} and lbapp["hsts"] == {"enabled": True}
+    assert lbapp["backend_scheme"] == "http"
+    assert kept["tls"] == {"mode": "acme", "redirect": False}

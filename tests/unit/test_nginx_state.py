@@ -120,3 +120,55 @@ def test_packages_as_package_state_reads_them():
     assert mod.package_state(["nginx", "certbot"], installed, {"age": 5, "lists": 2, "stale": False}) == {
         "missing": ["certbot"], "versions": {"nginx": "1.26.3-3"}, "upstream_versions": {"nginx": "1.26.3"},
         "cache_stale": False}
+
+
+def make_san_cert(folder: Path, name: str, days: int, names: list) -> None:
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    subprocess.run(["openssl", "req", "-x509", "-nodes", "-days", str(days), "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-subj", f"/CN={names[0]}", "-addext",
+                    "subjectAltName=" + ",".join(f"DNS:{n}" for n in names) + ",IP:127.0.0.1",
+                    "-addext", "basicConstraints=critical,CA:FALSE",
+                    "-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.crt")],
+                   check=True, capture_output=True)
+
+
+def test_dns_names_agree_with_openssl(tmp_path):
+    make_san_cert(tmp_path, "a", 90, ["www.a.test", "a.test", "*.cdn.a.test"])
+    assert mod.dns_names((tmp_path / "a.crt").read_text()) == ["www.a.test", "a.test", "*.cdn.a.test"]
+    make_cert(tmp_path, "plain", 90)                    # no subjectAltName at all
+    assert mod.dns_names((tmp_path / "plain.crt").read_text()) == []
+
+
+def test_covers_exact_names_and_one_label_wildcards():
+    assert mod.covers(["a.test", "www.a.test"], ["www.a.test", "A.test."])
+    assert not mod.covers(["a.test"], ["a.test", "www.a.test"])
+    assert mod.covers(["*.a.test"], ["x.a.test"])
+    assert not mod.covers(["*.a.test"], ["a.test"])
+    assert not mod.covers(["*.a.test"], ["x.y.a.test"])
+    assert mod.covers(["a.test"], [])
+
+
+def test_acme_due_only_when_missing_expired_unreadable_or_not_covering(tmp_path):
+    live = tmp_path / "live"
+    live.mkdir()
+    make_san_cert(live, "fine", 90, ["a.test", "www.a.test"])
+    make_san_cert(live, "soon", 5, ["b.test"])           # certbot's timer renews it, not the role
+    make_san_cert(live, "grown", 90, ["c.test"])         # the site gained a domain
+    make_san_cert(live, "expired", 1, ["d.test"])
+    (live / "bad.crt").write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    (live / "bad.key").write_text("k")
+    make_san_cert(live, "self", 90, ["e.test"])
+    domains = {"fine": ["www.a.test", "a.test"], "soon": ["b.test"], "grown": ["c.test", "www.c.test"],
+               "expired": ["d.test"], "bad": ["x.test"], "none": ["n.test"], "self": ["other.test"]}
+    wanted = [{"name": n, "cert": str(live / f"{n}.crt"), "key": str(live / f"{n}.key"), "domains": d,
+               "mode": "selfsigned" if n == "self" else "acme"} for n, d in domains.items()]
+    # "expired" was made valid for one day: two days later it has expired.
+    state = mod.certificate_state("/etc/nginx", wanted, 30, datetime.datetime.now(datetime.timezone.utc)
+                                  + datetime.timedelta(days=2))
+    assert state["acme_due"] == ["grown", "expired", "bad", "none"]
+    assert state["uncovered"] == ["grown", "self"]
+    assert state["certificates"]["fine"]["names"] == ["a.test", "www.a.test"]
+    assert state["certificates"]["fine"]["covers"] is True
+    assert state["certificates"]["grown"]["covers"] is False
+    assert "soon" in state["expiring"] and "soon" not in state["acme_due"]

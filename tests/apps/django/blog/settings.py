@@ -1,7 +1,8 @@
 """Settings of the example Django project, read from the environment the playbook provides.
 
 pyweb.deploy sets DJANGO_SECRET_KEY (from secret_env), DJANGO_ALLOWED_HOSTS (the app's domains),
-DJANGO_STATIC_ROOT and DJANGO_MEDIA_ROOT (directories Nginx serves), DJANGO_DATA_DIR (a shared
+DJANGO_STATIC_ROOT and DJANGO_MEDIA_ROOT (directories Nginx serves), DJANGO_STATIC_URL (the
+app's static_url, perhaps on a CDN), DJANGO_DATA_DIR (a shared
 directory kept across releases) and DJANGO_HTTPS=1 when the site has TLS.
 """
 import os
@@ -67,7 +68,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "/static/"
+STATIC_URL = os.environ.get("DJANGO_STATIC_URL", "/static/")
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = os.environ.get("DJANGO_MEDIA_ROOT", str(DATA_DIR / "media"))
