@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """How much log a host keeps, decided from the size of the disk its logs are on.
 
-``ansible_facts['mounts'] | pyweb.deploy.logs_retention(path='/var/log', ...)`` returns the
+``disk_bytes | pyweb.deploy.logs_retention(...)`` (the size of the disk that holds /var/log,
+from the module disk_size) returns the
 journal's limits (journald.conf's ``SystemMaxUse``, ``SystemKeepFree``, ``SystemMaxFileSize``,
 ``MaxRetentionSec``) and the Nginx logs' rotation (days kept, ``maxsize``), so that logs never
 take more than a bounded share of the disk:
@@ -22,24 +23,6 @@ from ansible.errors import AnsibleFilterError
 MIB = 1024 * 1024
 
 
-def _disk_bytes(mounts, path):
-    """Size of the filesystem that holds ``path`` (the mount with the longest matching prefix)."""
-    best = None
-    for mount in mounts or []:
-        point = str(mount.get("mount", ""))
-        if not point.startswith("/"):
-            continue
-        inside = path == point or path.startswith(point.rstrip("/") + "/") or point == "/"
-        if inside and (best is None or len(point) > len(best.get("mount", ""))):
-            if mount.get("size_total"):
-                best = mount
-    if best is None:
-        raise AnsibleFilterError(
-            f"logs_retention: no mount in the facts holds {path} (gather the hardware facts: "
-            "setup with gather_subset hardware, or give disk_bytes)")
-    return int(best["size_total"])
-
-
 def _clamp(value, low, high):
     return max(low, min(high, value))
 
@@ -48,7 +31,7 @@ def _mib(value):
     return f"{int(value // MIB)}M"
 
 
-def logs_retention(mounts, path="/var/log", disk_bytes=None, journal_percent=5, journal_max_mb=2048,
+def logs_retention(disk_bytes, journal_percent=5, journal_max_mb=2048,
                    keep_free_percent=10, journal_days=30, nginx_days=14, nginx_percent=2):
     """The journal's and the Nginx logs' limits for a disk (see the module docstring)."""
     for name, value, low, high in (("journal_percent", journal_percent, 1, 50),
@@ -59,7 +42,9 @@ def logs_retention(mounts, path="/var/log", disk_bytes=None, journal_percent=5, 
                                    ("journal_max_mb", journal_max_mb, 64, 1024 * 1024)):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise AnsibleFilterError(f"logs_retention: {name} must be a whole number from {low} to {high}, not {value!r}")
-    size = int(disk_bytes) if disk_bytes else _disk_bytes(mounts, path)
+    if isinstance(disk_bytes, bool) or not isinstance(disk_bytes, int) or disk_bytes <= 0:
+        raise AnsibleFilterError(f"logs_retention: the disk's size must be a positive number of bytes, not {disk_bytes!r}")
+    size = disk_bytes
     journal = _clamp(size * journal_percent // 100, 64 * MIB, journal_max_mb * MIB)
     keep_free = _clamp(size * keep_free_percent // 100, 64 * MIB, 4096 * MIB)
     # journald rotates its files at an eighth of SystemMaxUse by default; say it, at most 128 MiB.

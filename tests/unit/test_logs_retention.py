@@ -10,12 +10,10 @@ from ansible.errors import AnsibleFilterError  # noqa: E402
 from ansible_collections.pyweb.deploy.plugins.filter.logs import logs_retention  # noqa: E402
 
 GIB = 1024 ** 3
-MOUNTS = [{"mount": "/", "size_total": 40 * GIB}, {"mount": "/boot", "size_total": GIB},
-          {"mount": "/var/log", "size_total": 10 * GIB}, {"mount": "/var/lib", "size_total": 100 * GIB}]
 
 
-def test_the_mount_that_holds_the_logs_decides():
-    got = logs_retention(MOUNTS)
+def test_a_10_gib_disk():
+    got = logs_retention(10 * GIB)
     assert got["disk_bytes"] == 10 * GIB
     assert got["journal"] == {"SystemMaxUse": "512M", "SystemKeepFree": "1024M",
                               "SystemMaxFileSize": "64M", "MaxRetentionSec": "30day"}
@@ -23,7 +21,7 @@ def test_the_mount_that_holds_the_logs_decides():
 
 
 def test_a_big_disk_is_capped():
-    got = logs_retention(MOUNTS, path="/srv")
+    got = logs_retention(40 * GIB)
     assert got["disk_bytes"] == 40 * GIB
     assert got["journal"]["SystemMaxUse"] == "2048M"
     assert got["journal"]["SystemKeepFree"] == "4096M"
@@ -32,7 +30,7 @@ def test_a_big_disk_is_capped():
 
 
 def test_a_tiny_disk_keeps_a_floor():
-    got = logs_retention([], disk_bytes=512 * 1024 * 1024)
+    got = logs_retention(512 * 1024 * 1024)
     assert got["journal"]["SystemMaxUse"] == "64M"
     assert got["journal"]["SystemKeepFree"] == "64M"
     assert got["journal"]["SystemMaxFileSize"] == "8M"
@@ -40,15 +38,10 @@ def test_a_tiny_disk_keeps_a_floor():
 
 
 def test_settings_change_the_decision():
-    got = logs_retention(MOUNTS, journal_percent=1, journal_days=7, nginx_days=7, nginx_percent=10)
+    got = logs_retention(10 * GIB, journal_percent=1, journal_days=7, nginx_days=7, nginx_percent=10)
     assert got["journal"]["SystemMaxUse"] == "102M"
     assert got["journal"]["MaxRetentionSec"] == "7day"
     assert got["nginx"] == {"rotate": 7, "maxsize": "146M"}
-
-
-def test_a_path_between_mounts_takes_the_closest():
-    assert logs_retention(MOUNTS, path="/var/lib/x")["disk_bytes"] == 100 * GIB
-    assert logs_retention(MOUNTS, path="/var/logs")["disk_bytes"] == 40 * GIB
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -58,9 +51,10 @@ def test_a_path_between_mounts_takes_the_closest():
 ])
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(AnsibleFilterError, match=message):
-        logs_retention(MOUNTS, **kwargs)
+        logs_retention(10 * GIB, **kwargs)
 
 
-def test_no_mount_facts_is_a_clear_error():
-    with pytest.raises(AnsibleFilterError, match="no mount in the facts holds /var/log"):
-        logs_retention([])
+@pytest.mark.parametrize("size", [0, None, "40G", True])
+def test_a_size_that_is_not_bytes_is_a_clear_error(size):
+    with pytest.raises(AnsibleFilterError, match="the disk's size must be a positive number of bytes"):
+        logs_retention(size)
