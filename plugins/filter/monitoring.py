@@ -145,7 +145,8 @@ def monitoring_alertmanager(settings):
         raise AnsibleFilterError("monitoring_alertmanager: no receiver: give a webhook url or an email")
     return {
         "route": {"receiver": "pyweb", "group_by": ["alertname", "host", "app"],
-                  "group_wait": settings.get("group_wait", "30s"), "group_interval": "5m",
+                  "group_wait": settings.get("group_wait", "30s"),
+                  "group_interval": settings.get("group_interval", "5m"),
                   "repeat_interval": settings.get("repeat_interval", "4h")},
         "receivers": [receiver],
     }
