@@ -101,7 +101,7 @@ attempts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pyweb.deploy.plugins.module_utils.httpprobe import ask, check, judge  # noqa: F401 (tests use them here)
+from ansible_collections.pyweb.deploy.plugins.module_utils.httpprobe import check
 
 
 def main():

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """A receiver for the alert tests: records every webhook POST and every e-mail, one JSON line each.
 
   receiver.py FILE [HTTP_PORT [SMTP_PORT]]   (defaults 9099 and 2525, on 127.0.0.1)

@@ -38,7 +38,8 @@ def test_a_blip_below_the_threshold_says_nothing():
 
 
 def test_forgets_checks_that_are_gone():
-    state, _ = alert.step({"old": {"failures": 5, "alerted": True}}, {KEY: ""}, 1)
+    state, events = alert.step({"old": {"failures": 5, "alerted": True}}, {KEY: ""}, 1)
+    assert events == []
     assert list(state) == [KEY]
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: pyweb.deploy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """pyweb.deploy's alerts without a monitoring stack (roles/alerts, minimal mode).
@@ -166,7 +165,8 @@ def run_check(config, state_path, asker=None, senders=None):
     return events
 
 
-def run_failed(config, instance, environ=os.environ, senders=None):
+def run_failed(config, instance, environ=None, senders=None):
+    environ = os.environ if environ is None else environ
     unit = environ.get("MONITOR_UNIT") or instance
     result = environ.get("MONITOR_SERVICE_RESULT") or "failed"
     status = environ.get("MONITOR_EXIT_STATUS")
