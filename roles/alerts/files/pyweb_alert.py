@@ -6,9 +6,10 @@
                               an alert (after N failures in a row), then "resolved"
   pyweb_alert.py failed UNIT  a unit of an app failed (OnFailure= of the app's units)
 
-Runs as a systemd DynamicUser (never as root, never app code): the configuration, which holds the
-receivers' secrets, comes as a systemd credential ($CREDENTIALS_DIRECTORY/alerts.json, from a
-root-only file), the state in $STATE_DIRECTORY. The answers are judged by httpprobe.py, the same
+Runs as the role's system user pyweb-alerts (never as root, never app code): the configuration,
+which holds the receivers' secrets, is /etc/pyweb-alerts/alerts.json (0640 root:pyweb-alerts; or
+$CREDENTIALS_DIRECTORY/alerts.json when given as a systemd credential), the state in
+$STATE_DIRECTORY. The answers are judged by httpprobe.py, the same
 file the deploy's http_check module uses, installed beside this script.
 """
 from __future__ import annotations
