@@ -97,11 +97,13 @@ def escape_exec(word: str) -> str:
 
 def systemd_run_argv(*, argv, user, group, chdir, unit, env_files=(), setenv=None,
                      read_write_paths=(), timeout=900, umask="0027", memory_max="2G",
-                     tasks_max=512, network=True, description=""):
+                     tasks_max=512, network=True, description="", log_app=None):
     """The systemd-run argv that runs ``argv`` in the sandbox; ValueError for bad input.
 
     ``setenv`` holds only values that may be seen (PATH, LANG, HOME): they are in the argv.
     Secrets go in ``env_files``, which systemd reads in order, later files winning.
+    ``log_app`` (default: the user, named after its app) tags every journal line of the unit
+    ``PYWEB_APP=<app>``, as the app's own units are: ``journalctl PYWEB_APP=<app>`` shows it all.
     """
     if not argv:
         raise ValueError("nothing to run: argv is empty")
@@ -120,6 +122,7 @@ def systemd_run_argv(*, argv, user, group, chdir, unit, env_files=(), setenv=Non
         ("RuntimeMaxSec", str(timeout)),
         ("MemoryMax", str(memory_max)),
         ("TasksMax", str(tasks_max)),
+        ("LogExtraFields", "PYWEB_APP=" + _UNIT_CHARS.sub("_", log_app or user)),
     ]
     props += [("EnvironmentFile", _check_path(path, "environment file")) for path in env_files]
     props += list(SANDBOX)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
+from ansible_collections.pyweb.deploy.plugins.module_utils import httpprobe  # noqa: E402
 from ansible_collections.pyweb.deploy.plugins.modules import http_check  # noqa: E402
 
 
@@ -26,7 +27,7 @@ def params(**kw):
     (404, "", 404, "", ""),
 ])
 def test_judge(status, body, want, contains, problem):
-    assert http_check.judge(status, body, want, contains) == problem
+    assert httpprobe.judge(status, body, want, contains) == problem
 
 
 def test_retries_until_healthy_and_sleeps_between():

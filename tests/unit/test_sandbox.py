@@ -128,3 +128,9 @@ def test_unit_name(parts, expected):
 def test_classify(rc, elapsed, expected):
     got = sandbox.classify(rc, elapsed, 60)
     assert got.startswith(expected) if expected else got == ""
+
+
+def test_tags_the_journal_with_the_app():
+    # journalctl PYWEB_APP=blog shows the command's output with the app's own units' logs.
+    assert props(build())["LogExtraFields"] == ["PYWEB_APP=blog"]
+    assert props(build(log_app="shop"))["LogExtraFields"] == ["PYWEB_APP=shop"]

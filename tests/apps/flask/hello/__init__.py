@@ -30,4 +30,9 @@ def create_app():
     def health():
         return jsonify(status="ok", version=VERSION, secret_key_set=bool(app.config["SECRET_KEY"]))
 
+    @app.get("/error")
+    def error():
+        # molecule/alerts: a request that fails, whose traceback the app's journal shows.
+        raise RuntimeError("pyweb test: this request fails on purpose")
+
     return app

@@ -1,0 +1,158 @@
+# Copyright: pyweb.deploy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The monitoring host's configuration as data: Prometheus, its alert rules, the blackbox
+exporter's modules and Alertmanager's routes (roles/monitoring writes them with to_nice_yaml).
+
+- ``hosts | pyweb.deploy.monitoring_prometheus(checks, settings)``: ``prometheus.yml``. ``hosts``
+  is a list of ``{name, address}`` (the web hosts and where their exporters listen); ``checks``
+  the apps' health checks (``apps_health_checks``), probed by the blackbox exporter through each
+  app's real domain and TLS.
+- ``checks | pyweb.deploy.monitoring_blackbox(insecure)``: ``blackbox.yml``, one module per check
+  (its expected status and text).
+- ``thresholds | pyweb.deploy.monitoring_rules``: the alert rules (``rules/pyweb.yml``).
+- ``settings | pyweb.deploy.monitoring_alertmanager``: ``alertmanager.yml``, routes to a webhook
+  and e-mail.
+"""
+from __future__ import annotations
+
+import re
+
+from ansible.errors import AnsibleFilterError
+
+PORTS = {"node": 9100, "nginx": 9113, "prometheus": 9090, "alertmanager": 9093, "blackbox": 9115}
+_MODULE_CHARS = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _module_name(check):
+    return "pyweb_" + _MODULE_CHARS.sub("_", f"{check['app']}_{check['domain']}")
+
+
+def _host_port(address, port):
+    return f"[{address}]:{port}" if ":" in str(address) else f"{address}:{port}"
+
+
+def monitoring_prometheus(hosts, checks, settings=None):
+    """prometheus.yml as a dict."""
+    settings = settings or {}
+    interval = settings.get("scrape_interval", "30s")
+    local = settings.get("listen_address", "127.0.0.1")
+    jobs = [
+        {"job_name": "prometheus", "static_configs": [{"targets": [_host_port(local, PORTS["prometheus"])]}]},
+        {"job_name": "alertmanager", "static_configs": [{"targets": [_host_port(local, PORTS["alertmanager"])]}]},
+        {"job_name": "blackbox", "static_configs": [{"targets": [_host_port(local, PORTS["blackbox"])]}]},
+    ]
+    for exporter in ("node", "nginx"):
+        static = []
+        for host in hosts or []:
+            if not isinstance(host, dict) or not host.get("name") or not host.get("address"):
+                raise AnsibleFilterError(f"monitoring_prometheus: each host needs a name and an address, not {host!r}")
+            static.append({"targets": [_host_port(host["address"], PORTS[exporter])],
+                           "labels": {"host": str(host["name"])}})
+        jobs.append({"job_name": exporter, "static_configs": static})
+    for check in checks or []:
+        url = f"{check['scheme']}://{check['domain']}{check['path']}"
+        jobs.append({
+            "job_name": f"health_{_module_name(check)[6:]}",
+            "metrics_path": "/probe",
+            "params": {"module": [_module_name(check)]},
+            "static_configs": [{"targets": [url], "labels": {"app": check["app"]}}],
+            "relabel_configs": [
+                {"source_labels": ["__address__"], "target_label": "__param_target"},
+                {"source_labels": ["__param_target"], "target_label": "instance"},
+                {"target_label": "__address__", "replacement": _host_port(local, PORTS["blackbox"])},
+            ],
+        })
+    return {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [_host_port(local, PORTS["alertmanager"])]}]}]},
+        "rule_files": ["rules/*.yml"],
+        "scrape_configs": jobs,
+    }
+
+
+def monitoring_blackbox(checks, insecure=False):
+    """blackbox.yml as a dict: one http module per health check."""
+    modules = {}
+    for check in checks or []:
+        http = {"method": "GET", "valid_status_codes": [int(check.get("status", 200))],
+                "preferred_ip_protocol": "ip4", "fail_if_not_ssl": check["scheme"] == "https",
+                "tls_config": {"insecure_skip_verify": bool(insecure)}}
+        if check.get("contains"):
+            http["fail_if_body_not_matches_regexp"] = [re.escape(check["contains"])]
+        modules[_module_name(check)] = {"prober": "http", "timeout": f"{int(check.get('timeout', 10))}s",
+                                        "http": http}
+    return {"modules": modules}
+
+
+def _rule(name, expr, duration, severity, summary):
+    return {"alert": name, "expr": expr, "for": duration, "labels": {"severity": severity},
+            "annotations": {"summary": summary}}
+
+
+def monitoring_rules(thresholds=None):
+    """The alert rules (a rules file as a dict)."""
+    t = {"for": "2m", "disk_percent": 90, "memory_percent": 90, "cert_days": 14,
+         "restarts": 3, **(thresholds or {})}
+    for key in ("disk_percent", "memory_percent", "cert_days", "restarts"):
+        value = t[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise AnsibleFilterError(f"monitoring_rules: {key} must be a positive number, not {value!r}")
+    if not re.fullmatch(r"[0-9]+[smh]", str(t["for"])):
+        raise AnsibleFilterError(f"monitoring_rules: for must be a duration like 2m, not {t['for']!r}")
+    d = t["for"]
+    rules = [
+        _rule("AppDown", "probe_success == 0", d, "critical",
+              "{{ $labels.app }} does not answer its health check at {{ $labels.instance }}"),
+        _rule("AppServerErrors", "probe_http_status_code >= 500", d, "critical",
+              "{{ $labels.app }} answers {{ $value }} at {{ $labels.instance }}"),
+        _rule("CertificateExpiresSoon", f"probe_ssl_earliest_cert_expiry - time() < {int(t['cert_days']) * 86400}",
+              "10m", "warning",
+              f"the certificate of {{{{ $labels.instance }}}} expires within {t['cert_days']} days"),
+        _rule("UnitFailed", 'node_systemd_unit_state{state="failed"} == 1', "1m", "critical",
+              "{{ $labels.name }} failed on {{ $labels.host }}"),
+        _rule("ScheduledJobFailed", 'node_systemd_unit_state{state="failed", name=~".+-job-.+\\\\.service"} == 1',
+              "0m", "warning", "the scheduled job {{ $labels.name }} failed on {{ $labels.host }}"),
+        _rule("UnitRestartLoop", f"increase(node_systemd_service_restart_total[15m]) > {t['restarts']}", "0m",
+              "critical", f"{{{{ $labels.name }}}} restarted more than {t['restarts']} times in 15 minutes on {{{{ $labels.host }}}}"),
+        _rule("DiskFull",
+              f'(1 - node_filesystem_avail_bytes{{fstype!~"tmpfs|overlay|squashfs"}} / '
+              f'node_filesystem_size_bytes{{fstype!~"tmpfs|overlay|squashfs"}}) * 100 > {t["disk_percent"]}',
+              "10m", "warning", f"{{{{ $labels.mountpoint }}}} on {{{{ $labels.host }}}} is more than {t['disk_percent']} % full"),
+        _rule("MemoryPressure",
+              f"(1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) * 100 > {t['memory_percent']}",
+              "5m", "warning", f"{{{{ $labels.host }}}} uses more than {t['memory_percent']} % of its memory"),
+        _rule("TargetDown", "up == 0", d, "critical", "{{ $labels.job }} at {{ $labels.instance }} cannot be scraped"),
+    ]
+    return {"groups": [{"name": "pyweb", "rules": rules}]}
+
+
+def monitoring_alertmanager(settings):
+    """alertmanager.yml as a dict: every alert to the webhook and/or e-mail."""
+    settings = settings or {}
+    webhook, mail = settings.get("webhook") or {}, settings.get("email") or {}
+    receiver = {"name": "pyweb"}
+    if webhook:
+        receiver["webhook_configs"] = [{"url": webhook["url"], "send_resolved": True}]
+    if mail:
+        cfg = {"to": ", ".join(mail["to"]), "from": mail["from"],
+               "smarthost": _host_port(mail["host"], mail.get("port", 25)),
+               "require_tls": bool(mail.get("starttls", False)), "send_resolved": True}
+        if mail.get("username"):
+            cfg["auth_username"] = mail["username"]
+            cfg["auth_password"] = mail.get("password", "")
+        receiver["email_configs"] = [cfg]
+    if len(receiver) == 1:
+        raise AnsibleFilterError("monitoring_alertmanager: no receiver: give a webhook url or an email")
+    return {
+        "route": {"receiver": "pyweb", "group_by": ["alertname", "host", "app"],
+                  "group_wait": settings.get("group_wait", "30s"),
+                  "group_interval": settings.get("group_interval", "5m"),
+                  "repeat_interval": settings.get("repeat_interval", "4h")},
+        "receivers": [receiver],
+    }
+
+
+class FilterModule:
+    def filters(self):
+        return {"monitoring_prometheus": monitoring_prometheus, "monitoring_blackbox": monitoring_blackbox,
+                "monitoring_rules": monitoring_rules, "monitoring_alertmanager": monitoring_alertmanager}

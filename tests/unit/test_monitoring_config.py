@@ -1,0 +1,78 @@
+"""plugins/filter/monitoring.py: Prometheus, blackbox, rules and Alertmanager configuration as data."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
+from ansible.errors import AnsibleFilterError  # noqa: E402
+
+from ansible_collections.pyweb.deploy.plugins.filter import monitoring as m  # noqa: E402
+
+CHECK = {"app": "blog", "domain": "blog.example.com", "path": "/health", "scheme": "https",
+         "status": 200, "contains": '"status":"ok"', "timeout": 5}
+
+
+def test_prometheus_scrapes_every_host_and_probes_every_app_through_its_domain():
+    cfg = m.monitoring_prometheus([{"name": "web1", "address": "10.0.0.5"}, {"name": "web2", "address": "fd00::6"}],
+                                  [CHECK], {"scrape_interval": "15s"})
+    jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
+    assert jobs["node"]["static_configs"] == [{"targets": ["10.0.0.5:9100"], "labels": {"host": "web1"}},
+                                              {"targets": ["[fd00::6]:9100"], "labels": {"host": "web2"}}]
+    assert jobs["nginx"]["static_configs"][0]["targets"] == ["10.0.0.5:9113"]
+    health = jobs["health_blog_blog_example_com"]
+    assert health["static_configs"] == [{"targets": ["https://blog.example.com/health"], "labels": {"app": "blog"}}]
+    assert health["params"] == {"module": ["pyweb_blog_blog_example_com"]}
+    assert health["relabel_configs"][-1] == {"target_label": "__address__", "replacement": "127.0.0.1:9115"}
+    assert cfg["global"]["scrape_interval"] == "15s" and cfg["rule_files"] == ["rules/*.yml"]
+    assert cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
+
+
+def test_prometheus_refuses_a_host_without_address():
+    with pytest.raises(AnsibleFilterError, match="each host needs a name and an address"):
+        m.monitoring_prometheus([{"name": "web1"}], [])
+
+
+def test_blackbox_module_per_check_with_its_status_and_text():
+    mod = m.monitoring_blackbox([CHECK])["modules"]["pyweb_blog_blog_example_com"]
+    assert mod["prober"] == "http" and mod["timeout"] == "5s"
+    assert mod["http"]["valid_status_codes"] == [200]
+    assert mod["http"]["fail_if_body_not_matches_regexp"] == ['"status":"ok"']
+    assert mod["http"]["fail_if_not_ssl"] is True
+    assert mod["http"]["tls_config"] == {"insecure_skip_verify": False}
+    assert m.monitoring_blackbox([CHECK], insecure=True)["modules"]["pyweb_blog_blog_example_com"]["http"][
+        "tls_config"] == {"insecure_skip_verify": True}
+
+
+def test_rules_cover_the_issue_with_their_thresholds():
+    rules = {r["alert"]: r for r in m.monitoring_rules({"disk_percent": 80, "cert_days": 14, "for": "30s"})["groups"][0]["rules"]}
+    assert set(rules) == {"AppDown", "AppServerErrors", "CertificateExpiresSoon", "UnitFailed", "ScheduledJobFailed",
+                          "UnitRestartLoop", "DiskFull", "MemoryPressure", "TargetDown"}
+    assert rules["AppDown"]["for"] == "30s"
+    assert rules["CertificateExpiresSoon"]["expr"] == "probe_ssl_earliest_cert_expiry - time() < 1209600"
+    assert rules["DiskFull"]["expr"].endswith("* 100 > 80")
+    assert rules["AppDown"]["annotations"]["summary"].startswith("{{ $labels.app }}")
+
+
+@pytest.mark.parametrize("bad, message", [({"disk_percent": 0}, "disk_percent must be a positive number"),
+                                          ({"for": "soon"}, "for must be a duration like 2m")])
+def test_rules_refuse_bad_thresholds(bad, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        m.monitoring_rules(bad)
+
+
+def test_alertmanager_routes_to_the_webhook_and_email():
+    cfg = m.monitoring_alertmanager({"webhook": {"url": "https://hooks.example/x"},
+                                     "email": {"to": ["a@example.com"], "from": "am@example.com", "host": "smtp.example.com",
+                                               "port": 587, "starttls": True, "username": "u", "password": "p"},
+                                     "group_wait": "5s"})
+    receiver = cfg["receivers"][0]
+    assert cfg["route"]["receiver"] == receiver["name"] == "pyweb" and cfg["route"]["group_wait"] == "5s"
+    assert receiver["webhook_configs"] == [{"url": "https://hooks.example/x", "send_resolved": True}]
+    assert receiver["email_configs"][0]["smarthost"] == "smtp.example.com:587"
+    assert receiver["email_configs"][0]["require_tls"] is True and receiver["email_configs"][0]["auth_password"] == "p"
+
+
+def test_alertmanager_needs_a_receiver():
+    with pytest.raises(AnsibleFilterError, match="no receiver"):
+        m.monitoring_alertmanager({})
