@@ -79,7 +79,7 @@ def dumps(app: str, folder: str) -> list[str]:
         return []
     found = [(m.group("stamp"), name) for name in names
              if (m := NAME_RE.fullmatch(name)) and m.group("app") == app]
-    return [os.path.join(folder, name) for _, name in sorted(found)]
+    return [os.path.join(folder, name) for stamp, name in sorted(found)]
 
 
 def dump_time(path: str) -> float:
@@ -128,11 +128,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.umask(0o077)
     path = dump(args.app, args.dir, args.reason)
-    print(f"{args.app}: dumped to {path}")
+    sys.stdout.write(f"{args.app}: dumped to {path}\n")
     for gone in prune(args.app, args.dir, args.keep, args.max_age_days):
-        print(f"{args.app}: pruned {gone}")
+        sys.stdout.write(f"{args.app}: pruned {gone}\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

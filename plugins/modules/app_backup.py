@@ -15,7 +15,7 @@ description:
     --single-transaction) as the superuser, the objects owned by the app's role; root opens the
     file and passes it on standard input. A failed restore changes nothing.
   - O(action=list) returns the dumps, oldest first.
-  - Nothing of the app's runs: root runs only the server's own tools.
+  - Nothing of the app's runs; root runs only the server's own tools.
   - The same code (module_utils C(dbbackup)) is what each app's backup timer runs.
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)

@@ -9,12 +9,12 @@ module: service_account
 short_description: An app's own database and account in the host's PostgreSQL, or its ACL user in Redis
 description:
   - B(PostgreSQL) drives C(psql) as the C(postgres) superuser over the local socket (peer
-    authentication): a login role named after the app, owning a database of the same name, with
-    C(CONNECT) revoked from C(PUBLIC). C(pg_hba.conf) (role M(pyweb.deploy.postgresql)) lets a role
+    authentication) to make a login role named after the app, owning a database of the same name, with
+    C(CONNECT) revoked from C(PUBLIC). C(pg_hba.conf) (role the pyweb.deploy.postgresql role) lets a role
     reach only the database named after it (C(sameuser)), so one app cannot log in to another's.
-  - B(Redis) keeps one line per app in the ACL file: C(user <app> on #<sha256> ~<app>:* &<app>:*
-    +@all -@dangerous). The app may touch only keys and channels that start with C(<app>:). The
-    C(default) user stays off. The caller restarts Redis when RV(changed).
+  - B(Redis) keeps one line per app in the ACL file, C(user <app> on) with the password's SHA-256
+    and C(~<app>:* &<app>:* +@all -@dangerous); the app may touch only keys and channels that start with C(<app>:). The
+    C(default) user stays off. The caller restarts Redis when the task changed something.
   - The password is generated once (URL-safe, 256 bits) and kept in O(password_file), root only;
     or given in O(password) (from a vault), which replaces the kept one. It reaches C(psql) on its
     standard input, never on a command line, and is never returned.

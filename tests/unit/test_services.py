@@ -2,7 +2,6 @@
 Redis ACL lines of service_account, and the dumps' pruning (module_utils/dbbackup)."""
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
