@@ -183,7 +183,7 @@ def main():
             "engine": {"type": "str", "choices": ["postgresql", "redis"], "required": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "password": {"type": "str", "no_log": True},
-            "password_file": {"type": "path", "required": True},
+            "password_file": {"type": "path", "required": True, "no_log": False},
             "acl_file": {"type": "path", "default": "/etc/redis/users.acl"},
         },
         supports_check_mode=True,
