@@ -20,6 +20,7 @@ KNOWN_FIELDS = {
     "secret_env", "tls", "shared_paths", "release_commands", "health_check", "python",
     "python_packages", "build", "static_dir", "static_url", "keep_releases", "workers", "threads",
     "django_superuser", "wsgi", "nginx", "client_max_body_size", "static_purge",
+    "services",
 }
 # Heroku-style apps (Procfile, app.json, process counts, scheduled jobs), issue 17.
 KNOWN_FIELDS |= {"procfile", "app_json", "processes", "schedules"}
@@ -507,6 +508,7 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
             errors.append(f"{where}: {field} must be a whole number of at least 1")
     errors += _check_nginx(where, app.get("nginx"))
     errors += _check_project_format(where, app)
+    errors += _check_services(where, app)
     keep = app.get("keep_releases")
     if _not_whole(keep, 1):
         errors.append(f"{where}: keep_releases must be a whole number of at least 1")
@@ -543,6 +545,23 @@ def _check_static_cdn(where, app) -> list[str]:
     if purge is not None and (not isinstance(purge, str) or not purge.strip()):
         errors.append(f"{where}: static_purge must be a command line (run as the app after a successful switch)")
     return errors
+
+
+def _services():
+    """plugins/filter/services.py (backing services), also when this file is loaded alone."""
+    try:
+        from ansible_collections.pyweb.deploy.plugins.filter import services
+    except ImportError:
+        import importlib.util
+        from pathlib import Path
+        spec = importlib.util.spec_from_file_location("pyweb_services_filter", Path(__file__).with_name("services.py"))
+        services = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(services)
+    return services
+
+
+def _check_services(where: str, app: dict) -> list[str]:
+    return _services().check_services(where, app.get("services"), app.get("type"))
 
 
 def app_errors(apps, allow_local_git=False) -> list[str]:
@@ -603,6 +622,7 @@ def apps_normalized(apps, keep_releases=5) -> list[dict]:
             "keep_releases": app.get("keep_releases", keep_releases),
             "python": app.get("python", "python3"),
             "python_packages": list(app.get("python_packages") or []),
+            "services": _services().services_normalized(app.get("services")),
         }
         if kind != "static":
             item.update(_processes_normalized(app))

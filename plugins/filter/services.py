@@ -1,0 +1,167 @@
+# Copyright: pyweb.deploy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backing services (PostgreSQL, Redis) of the apps: checks, tuning, and the URLs an app gets.
+
+``memory_mb | pyweb.deploy.postgresql_tuning(percent)`` and ``memory_mb |
+pyweb.deploy.redis_tuning(percent)`` turn the host's memory into the servers' settings (the
+formulas are in the roles' READMEs). ``apps | pyweb.deploy.apps_services`` names the servers the
+host must run; ``app | pyweb.deploy.app_services_env(passwords)`` is the environment an app gets.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+ENGINES = ("postgresql", "redis")
+SERVICE_FIELDS = {
+    "postgresql": {"url", "password"},
+    "redis": {"url", "password"},
+}
+URL_SCHEMES = {
+    "postgresql": ("postgres://", "postgresql://"),
+    "redis": ("redis://", "rediss://", "unix://"),
+}
+# The environment variables each service sets (the README's "Databases and caches").
+ENV_NAMES = {
+    "postgresql": ("DATABASE_URL", "DATABASE_ENGINE", "DATABASE_NAME", "DATABASE_USER",
+                   "DATABASE_PASSWORD", "DATABASE_HOST", "DATABASE_PORT"),
+    "redis": ("REDIS_URL", "REDIS_KEY_PREFIX"),
+}
+PASSWORD_RE = re.compile(r"[!-~]{16,128}")
+
+
+def _mb(value: float) -> str:
+    return f"{max(int(value), 1)}MB"
+
+
+def postgresql_tuning(memory_mb, percent=25, max_connections=100) -> dict:
+    """PostgreSQL's memory settings from the host's memory.
+
+    P = memory_mb * percent / 100 is what PostgreSQL may plan for (the rest is the apps' and the
+    page cache's). shared_buffers = P / 4 (32 MB to 8 GB); effective_cache_size = P (at least
+    128 MB: the page cache PostgreSQL can count on); maintenance_work_mem = P / 16 (16 MB to 1 GB);
+    work_mem = P / (4 * max_connections) (at least 4 MB)."""
+    memory = int(memory_mb)
+    if memory <= 0 or not 1 <= int(percent) <= 90:
+        raise ValueError(f"postgresql_tuning: memory_mb must be positive and percent 1-90 (got {memory_mb}, {percent})")
+    plan = memory * int(percent) / 100
+    return {
+        "shared_buffers": _mb(min(max(plan / 4, 32), 8192)),
+        "effective_cache_size": _mb(max(plan, 128)),
+        "maintenance_work_mem": _mb(min(max(plan / 16, 16), 1024)),
+        "work_mem": _mb(max(plan / (4 * int(max_connections)), 4)),
+        "max_connections": int(max_connections),
+    }
+
+
+def redis_tuning(memory_mb, percent=10) -> dict:
+    """Redis's maxmemory: memory_mb * percent / 100, at least 32 MB; past it the least recently
+    used keys are evicted (a cache, not a store of record)."""
+    memory = int(memory_mb)
+    if memory <= 0 or not 1 <= int(percent) <= 90:
+        raise ValueError(f"redis_tuning: memory_mb must be positive and percent 1-90 (got {memory_mb}, {percent})")
+    return {"maxmemory": _mb(max(memory * int(percent) / 100, 32)).replace("MB", "mb"),
+            "maxmemory_policy": "allkeys-lru"}
+
+
+def check_services(where: str, services, kind=None) -> list[str]:
+    """The problems of one app's ``services`` field (app_errors calls this)."""
+    if services is None:
+        return []
+    if not isinstance(services, dict):
+        return [f"{where}: services must be a mapping such as {{postgresql: {{}}, redis: {{}}}}"]
+    errors = []
+    if kind == "static" and services:
+        errors.append(f"{where}: services are for django and flask apps")
+    for engine, spec in services.items():
+        if engine not in ENGINES:
+            errors.append(f"{where}: services: unknown service {engine!r} (known: {', '.join(ENGINES)})")
+            continue
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            errors.append(f"{where}: services.{engine} must be a mapping ({{}} for the host's own server)")
+            continue
+        unknown = sorted(set(spec) - SERVICE_FIELDS[engine])
+        if unknown:
+            errors.append(f"{where}: services.{engine}: unknown field(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(SERVICE_FIELDS[engine]))})")
+        url = spec.get("url")
+        if url is not None and (not isinstance(url, str) or not url.startswith(URL_SCHEMES[engine])
+                                or any(c.isspace() for c in url)):
+            errors.append(f"{where}: services.{engine}.url must be a URL starting with "
+                          f"{' or '.join(URL_SCHEMES[engine])}, without spaces")
+        password = spec.get("password")
+        if password is not None:
+            if url is not None:
+                errors.append(f"{where}: services.{engine}: give url or password, not both")
+            elif not isinstance(password, str) or not PASSWORD_RE.fullmatch(password):
+                errors.append(f"{where}: services.{engine}.password must be 16 to 128 printable "
+                              "ASCII characters without spaces (put it in a vault)")
+    return errors
+
+
+def services_normalized(services) -> dict:
+    """``services`` with each engine's mapping filled in (None -> {})."""
+    return {engine: dict(spec or {}) for engine, spec in (services or {}).items()}
+
+
+def apps_services(apps) -> list[str]:
+    """The servers this host runs for its apps: the engines some app uses without a url."""
+    wanted = set()
+    for app in apps or []:
+        for engine, spec in (app.get("services") or {}).items():
+            if not (spec or {}).get("url"):
+                wanted.add(engine)
+    return [engine for engine in ENGINES if engine in wanted]
+
+
+def app_services_env(app, passwords=None, postgresql_port=5432, postgresql_ssl=False,
+                     postgresql_socket_dir="/var/run/postgresql", redis_port=6379) -> dict:
+    """The environment variables of one app's services (secret: they hold passwords).
+
+    ``passwords`` maps an engine to the app's password on this host (read from its root-only
+    file). An engine with a ``url`` gives that URL alone."""
+    passwords = passwords or {}
+    name = app["name"]
+    env = {}
+    services = app.get("services") or {}
+    if "postgresql" in services:
+        spec = services["postgresql"] or {}
+        if spec.get("url"):
+            env["DATABASE_URL"] = spec["url"]
+        else:
+            password = passwords["postgresql"]
+            sslmode = "require" if postgresql_ssl else "disable"
+            env.update({
+                "DATABASE_URL": f"postgresql://{name}:{quote(password, safe='')}@localhost:"
+                                f"{int(postgresql_port)}/{name}?sslmode={sslmode}",
+                # Django's DATABASES from separate variables: the socket, peer authentication as
+                # the app's own unix user (the password is there for clients that send one).
+                "DATABASE_ENGINE": "postgresql",
+                "DATABASE_NAME": name,
+                "DATABASE_USER": name,
+                "DATABASE_PASSWORD": password,
+                "DATABASE_HOST": postgresql_socket_dir,
+                "DATABASE_PORT": str(int(postgresql_port)),
+            })
+    if "redis" in services:
+        spec = services["redis"] or {}
+        if spec.get("url"):
+            env["REDIS_URL"] = spec["url"]
+        else:
+            password = passwords["redis"]
+            env["REDIS_URL"] = f"redis://{name}:{quote(password, safe='')}@127.0.0.1:{int(redis_port)}/0"
+        # The app's ACL user may touch only keys (and channels) that start with "<app>:".
+        env["REDIS_KEY_PREFIX"] = name
+    return env
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "postgresql_tuning": postgresql_tuning,
+            "redis_tuning": redis_tuning,
+            "apps_services": apps_services,
+            "app_services_env": app_services_env,
+        }

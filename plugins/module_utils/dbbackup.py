@@ -1,0 +1,138 @@
+# Copyright: pyweb.deploy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Dumps of an app's database, their restore and their pruning.
+
+Plain Python with no Ansible import: the module pyweb.deploy.app_backup uses it, and the same
+file is installed as /usr/local/lib/pyweb/pyweb-db-backup, which each app's backup timer runs:
+
+    python3 /usr/local/lib/pyweb/pyweb-db-backup --app blog --dir /var/backups/pyweb/blog \
+        --keep 14 --max-age-days 30
+
+Root runs the server's own dump tool as the database superuser (``runuser -u postgres --
+pg_dump``), never anything of the app's; the dump goes to a root-only file.
+"""
+from __future__ import annotations
+
+import argparse
+import calendar
+import os
+import re
+import subprocess
+import sys
+import time
+
+SUFFIX = {"postgresql": ".pgdump"}
+NAME_RE = re.compile(r"(?P<app>[a-z][a-z0-9_]*)-(?P<stamp>[0-9]{8}T[0-9]{6}Z)-(?P<reason>[a-z0-9_-]+)\.pgdump")
+
+
+def dump_name(app: str, reason: str, now: float) -> str:
+    return f"{app}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))}-{reason}.pgdump"
+
+
+def dump_command(app: str) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", "pg_dump", "-Fc", "--no-owner", "-d", app]
+
+
+def restore_command(app: str) -> list[str]:
+    # One transaction: a restore that fails leaves the database as it was.
+    return ["runuser", "-u", "postgres", "--", "pg_restore", "--clean", "--if-exists", "--no-owner",
+            f"--role={app}", "--single-transaction", "--exit-on-error", "-d", app]
+
+
+def ensure_dir(path: str) -> None:
+    """The backup folder, root 0700 (made if missing; a link there is refused)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchown(fd, 0, 0)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+
+
+def dump(app: str, folder: str, reason: str, now: float | None = None, run=subprocess.run) -> str:
+    """Dump the app's database into folder; returns the file's path. A failed dump leaves no file."""
+    ensure_dir(folder)
+    path = os.path.join(folder, dump_name(app, reason, time.time() if now is None else now))
+    tmp = path + ".part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            proc = run(dump_command(app), stdout=out, stderr=subprocess.PIPE, check=False, cwd="/")
+            out.flush()
+            os.fsync(out.fileno())
+        if proc.returncode != 0:
+            raise RuntimeError(f"pg_dump of {app} failed: {proc.stderr.decode(errors='replace').strip()}")
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def dumps(app: str, folder: str) -> list[str]:
+    """The app's dumps in folder, oldest first (by the time in their names)."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    found = [(m.group("stamp"), name) for name in names
+             if (m := NAME_RE.fullmatch(name)) and m.group("app") == app]
+    return [os.path.join(folder, name) for stamp, name in sorted(found)]
+
+
+def dump_time(path: str) -> float:
+    """The UTC time in a dump's name, as seconds since the epoch."""
+    found = NAME_RE.fullmatch(os.path.basename(path))
+    return float(calendar.timegm(time.strptime(found.group("stamp"), "%Y%m%dT%H%M%SZ")))
+
+
+def to_prune(paths: list[str], keep: int, max_age_days: int, now: float, stamp=None) -> list[str]:
+    """Which dumps go: all but the newest ``keep``, and any older than ``max_age_days`` except
+    the newest one (the last good dump is never pruned by age alone)."""
+    stamp = stamp or dump_time
+    paths = sorted(paths, key=stamp)
+    keep = max(int(keep), 1)
+    gone = paths[:-keep]
+    if max_age_days and int(max_age_days) > 0:
+        limit = now - int(max_age_days) * 86400
+        gone += [p for p in paths[-keep:-1] if stamp(p) < limit]
+    return gone
+
+
+def prune(app: str, folder: str, keep: int, max_age_days: int, now: float | None = None) -> list[str]:
+    gone = to_prune(dumps(app, folder), keep, max_age_days, time.time() if now is None else now)
+    for path in gone:
+        os.unlink(path)
+    return gone
+
+
+def restore(app: str, path: str, run=subprocess.run) -> None:
+    """Restore a dump into the app's database, as the database superuser, from root's file on stdin."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as src:
+        proc = run(restore_command(app), stdin=src, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                   check=False, cwd="/")
+    if proc.returncode != 0:
+        raise RuntimeError(f"pg_restore into {app} failed: {proc.stderr.decode(errors='replace').strip()}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Dump an app's PostgreSQL database and prune old dumps.")
+    parser.add_argument("--app", required=True)
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--keep", type=int, default=14)
+    parser.add_argument("--max-age-days", type=int, default=30)
+    parser.add_argument("--reason", default="timer")
+    args = parser.parse_args(argv)
+    os.umask(0o077)
+    path = dump(args.app, args.dir, args.reason)
+    sys.stdout.write(f"{args.app}: dumped to {path}\n")
+    for gone in prune(args.app, args.dir, args.keep, args.max_age_days):
+        sys.stdout.write(f"{args.app}: pruned {gone}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

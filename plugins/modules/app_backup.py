@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# Copyright: pyweb.deploy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Dump an app's database into a root-only folder, restore a named dump, prune old ones."""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: app_backup
+short_description: Dump an app's PostgreSQL database, restore a dump, prune old dumps
+description:
+  - O(action=dump) runs C(pg_dump -Fc) as the C(postgres) superuser over the local socket into
+    O(dir) (root, 0700; the file 0600, named C(<app>-<UTC time>-<reason>.pgdump)), then prunes
+    with O(keep) and O(max_age_days). A failed dump leaves no file and fails the task.
+  - O(action=restore) restores O(file) (a name in O(dir)) with C(pg_restore --clean --if-exists
+    --single-transaction) as the superuser, the objects owned by the app's role; root opens the
+    file and passes it on standard input. A failed restore changes nothing.
+  - O(action=list) returns the dumps, oldest first.
+  - Nothing of the app's runs; root runs only the server's own tools.
+  - The same code (module_utils C(dbbackup)) is what each app's backup timer runs.
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
+options:
+  app:
+    description: The app (its database and role are named after it).
+    type: str
+    required: true
+  engine:
+    description: The server.
+    type: str
+    choices: [postgresql]
+    default: postgresql
+  action:
+    description: What to do.
+    type: str
+    choices: [dump, restore, list]
+    required: true
+  dir:
+    description: The app's backup folder.
+    type: path
+    required: true
+  reason:
+    description: A word in the dump's name (C(predeploy), C(manual), C(final), C(timer)).
+    type: str
+    default: manual
+  file:
+    description: The dump to restore, a name in O(dir) (or C(latest)).
+    type: str
+  keep:
+    description: How many of the newest dumps to keep.
+    type: int
+    default: 14
+  max_age_days:
+    description: Dumps older than this go, the newest excepted (0 keeps them by count only).
+    type: int
+    default: 30
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: In check mode nothing is dumped or restored.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Dump blog's database before its migrations
+  pyweb.deploy.app_backup:
+    app: blog
+    action: dump
+    dir: /var/backups/pyweb/blog
+    reason: predeploy
+
+- name: Restore a named dump
+  pyweb.deploy.app_backup:
+    app: blog
+    action: restore
+    dir: /var/backups/pyweb/blog
+    file: blog-20261129T010203Z-predeploy.pgdump
+"""
+
+RETURN = r"""
+path:
+  description: The dump written (dump) or restored (restore).
+  returned: when a dump was written or restored
+  type: str
+dumps:
+  description: The app's dumps in O(dir), oldest first, after the action.
+  returned: always
+  type: list
+  elements: str
+pruned:
+  description: The dumps removed by the pruning.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pyweb.deploy.plugins.module_utils import dbbackup
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "app": {"type": "str", "required": True},
+            "engine": {"type": "str", "choices": ["postgresql"], "default": "postgresql"},
+            "action": {"type": "str", "choices": ["dump", "restore", "list"], "required": True},
+            "dir": {"type": "path", "required": True},
+            "reason": {"type": "str", "default": "manual"},
+            "file": {"type": "str"},
+            "keep": {"type": "int", "default": 14},
+            "max_age_days": {"type": "int", "default": 30},
+        },
+        required_if=[("action", "restore", ["file"])],
+        supports_check_mode=True,
+    )
+    p = module.params
+    app, folder = p["app"], p["dir"]
+    if not dbbackup.NAME_RE.fullmatch(f"{app}-20000101T000000Z-{p['reason']}.pgdump"):
+        module.fail_json(msg=f"app_backup: app {app!r} or reason {p['reason']!r} is not a plain name")
+    result = {"changed": False, "pruned": []}
+    try:
+        if p["action"] == "dump":
+            result["changed"] = True
+            if not module.check_mode:
+                result["path"] = dbbackup.dump(app, folder, p["reason"])
+                result["pruned"] = dbbackup.prune(app, folder, p["keep"], p["max_age_days"])
+        elif p["action"] == "restore":
+            have = dbbackup.dumps(app, folder)
+            name = os.path.basename(have[-1]) if p["file"] == "latest" and have else p["file"]
+            path = os.path.join(folder, name)
+            if os.path.basename(name) != name or path not in have:
+                module.fail_json(msg=f"app_backup: no dump {name!r} of {app} in {folder} (dumps: "
+                                     f"{', '.join(os.path.basename(d) for d in have) or 'none'})",
+                                 dumps=have, pruned=[])
+            result.update(changed=True, path=path)
+            if not module.check_mode:
+                dbbackup.restore(app, path)
+    except (RuntimeError, OSError) as exc:
+        module.fail_json(msg=str(exc), dumps=dbbackup.dumps(app, folder), pruned=[])
+    result["dumps"] = dbbackup.dumps(app, folder)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+#!/usr/bin/python
+# Copyright: pyweb.deploy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An app's own account (and database) in the host's PostgreSQL or Redis."""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: service_account
+short_description: An app's own database and account in the host's PostgreSQL, or its ACL user in Redis
+description:
+  - B(PostgreSQL) drives C(psql) as the C(postgres) superuser over the local socket (peer
+    authentication) to make a login role named after the app, owning a database of the same name, with
+    C(CONNECT) revoked from C(PUBLIC). C(pg_hba.conf) (role the pyweb.deploy.postgresql role) lets a role
+    reach only the database named after it (C(sameuser)), so one app cannot log in to another's.
+  - B(Redis) keeps one line per app in the ACL file, C(user <app> on) with the password's SHA-256
+    and C(~<app>:* &<app>:* +@all -@dangerous); the app may touch only keys and channels that start with C(<app>:). The
+    C(default) user stays off. The caller restarts Redis when the task changed something.
+  - The password is generated once (URL-safe, 256 bits) and kept in O(password_file), root only;
+    or given in O(password) (from a vault), which replaces the kept one. It reaches C(psql) on its
+    standard input, never on a command line, and is never returned.
+  - O(state=absent) drops the database and the role (PostgreSQL) or the ACL line (Redis), and
+    removes O(password_file). The site playbook takes a final dump first.
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
+options:
+  app:
+    description: The app's name (its unix user); the role, database and ACL user take it.
+    type: str
+    required: true
+  engine:
+    description: The server.
+    type: str
+    choices: [postgresql, redis]
+    required: true
+  state:
+    description: C(present) creates what is missing; C(absent) drops it.
+    type: str
+    choices: [present, absent]
+    default: present
+  password:
+    description: The password to use instead of a generated one.
+    type: str
+  password_file:
+    description: Where the password is kept (root, 0600); its folder must exist.
+    type: path
+    required: true
+  acl_file:
+    description: Redis's ACL file (C(aclfile) in redis.conf).
+    type: path
+    default: /etc/redis/users.acl
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: The app's own database and role
+  pyweb.deploy.service_account:
+    app: blog
+    engine: postgresql
+    password_file: /srv/apps/blog/.pyweb/postgresql_password
+
+- name: The app's Redis ACL user
+  pyweb.deploy.service_account:
+    app: blog
+    engine: redis
+    password_file: /srv/apps/blog/.pyweb/redis_password
+  register: blog_redis
+"""
+
+RETURN = r"""
+created:
+  description: What was created or dropped (C(role), C(database), C(password), C(acl)).
+  returned: always
+  type: list
+  elements: str
+  sample: [role, database]
+"""
+
+import hashlib
+import os
+import secrets
+import subprocess
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def postgresql_sql(app: str, found: dict, password: str, set_password: bool) -> tuple[str, list]:
+    """The SQL that makes the app's role and database as wanted, and what it creates.
+
+    ``found`` says whether the role and the database exist and who owns the database."""
+    role, statements, created = quote_ident(app), [], []
+    if not found["role"]:
+        statements.append(f"CREATE ROLE {role} LOGIN PASSWORD {quote_literal(password)};")
+        created.append("role")
+    elif set_password:
+        statements.append(f"ALTER ROLE {role} LOGIN PASSWORD {quote_literal(password)};")
+        created.append("password")
+    if not found["database"]:
+        statements.append(f"CREATE DATABASE {role} OWNER {role};")
+        statements.append(f"REVOKE ALL ON DATABASE {role} FROM PUBLIC;")
+        created.append("database")
+    elif found["owner"] != app:
+        statements.append(f"ALTER DATABASE {role} OWNER TO {role};")
+        statements.append(f"REVOKE ALL ON DATABASE {role} FROM PUBLIC;")
+        created.append("owner")
+    return "\n".join(statements), created
+
+
+def redis_acl_line(app: str, password: str) -> str:
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    return (f"user {app} on #{digest} resetkeys ~{app}:* resetchannels &{app}:* "
+            "-@all +@all -@dangerous")
+
+
+DEFAULT_ACL = "user default off resetkeys resetchannels -@all"
+
+
+def redis_acl_merge(text: str, app: str, line: str | None) -> str:
+    """The ACL file with the app's line set (``line``) or removed (None); default stays off."""
+    lines = [raw.strip() for raw in text.splitlines() if raw.strip() and not raw.startswith("#")]
+    kept = [entry for entry in lines
+            if entry.split()[:2] not in (["user", app], ["user", "default"])]
+    out = [DEFAULT_ACL] + sorted(kept + ([line] if line else []))
+    return "\n".join(out) + "\n"
+
+
+def write_secret(path: str, content: str, group: int = 0, mode: int = 0o600) -> None:
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".pyweb-")
+    try:
+        os.fchmod(fd, mode)
+        os.fchown(fd, 0, group)
+        os.write(fd, content.encode())
+        os.fsync(fd)
+        os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def read_text(path: str) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd) as handle:
+        return handle.read()
+
+
+def psql(module, sql: str, database: str = "postgres") -> str:
+    """Run SQL as the postgres superuser over the local socket; SQL (and any password) on stdin."""
+    proc = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+         "-d", database],
+        input=sql, capture_output=True, text=True, check=False, cwd="/")
+    if proc.returncode != 0:
+        module.fail_json(msg=f"psql as postgres failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "app": {"type": "str", "required": True},
+            "engine": {"type": "str", "choices": ["postgresql", "redis"], "required": True},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "password": {"type": "str", "no_log": True},
+            "password_file": {"type": "path", "required": True, "no_log": False},
+            "acl_file": {"type": "path", "default": "/etc/redis/users.acl"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    app, engine = p["app"], p["engine"]
+    if not app.replace("_", "").isalnum() or not app[0].isalpha() or app != app.lower():
+        module.fail_json(msg=f"service_account: app {app!r} must match [a-z][a-z0-9_]*")
+    kept = read_text(p["password_file"])
+    kept = kept.strip() if kept else None
+    created = []
+
+    if p["state"] == "absent":
+        if engine == "postgresql":
+            found = psql(module, f"SELECT count(*) FROM pg_database WHERE datname = {quote_literal(app)};\n"
+                                 f"SELECT count(*) FROM pg_roles WHERE rolname = {quote_literal(app)};\n").split()
+            if found[0] != "0":
+                created.append("database")
+            if found[1] != "0":
+                created.append("role")
+            if created and not module.check_mode:
+                psql(module, f"DROP DATABASE IF EXISTS {quote_ident(app)} WITH (FORCE);\n"
+                             f"DROP ROLE IF EXISTS {quote_ident(app)};\n")
+        elif (text := read_text(p["acl_file"])) is not None:
+            merged = redis_acl_merge(text, app, None)
+            if merged != text:
+                created.append("acl")
+                if not module.check_mode:
+                    write_secret(p["acl_file"], merged, group=_gid("redis"), mode=0o640)
+        if kept is not None:
+            created.append("password")
+            if not module.check_mode:
+                os.unlink(p["password_file"])
+        module.exit_json(changed=bool(created), created=created)
+
+    password = p["password"] or kept or secrets.token_urlsafe(32)
+    new_password = password != kept
+    if new_password:
+        created.append("password_file")
+        if not module.check_mode:
+            write_secret(p["password_file"], password + "\n")
+    if engine == "postgresql":
+        rows = psql(module, f"SELECT 'role' FROM pg_roles WHERE rolname = {quote_literal(app)};\n"
+                            f"SELECT 'owner:' || pg_get_userbyid(datdba) FROM pg_database "
+                            f"WHERE datname = {quote_literal(app)};\n").split()
+        owner = next((row.split(":", 1)[1] for row in rows if row.startswith("owner:")), None)
+        found = {"role": "role" in rows, "database": owner is not None, "owner": owner}
+        sql, done = postgresql_sql(app, found, password, new_password)
+        created += done
+        if sql and not module.check_mode:
+            psql(module, sql + "\n")
+    else:
+        text = read_text(p["acl_file"]) or ""
+        merged = redis_acl_merge(text, app, redis_acl_line(app, password))
+        if merged != text:
+            created.append("acl")
+            if not module.check_mode:
+                write_secret(p["acl_file"], merged, group=_gid("redis"), mode=0o640)
+    module.exit_json(changed=bool(created), created=created)
+
+
+def _gid(name: str) -> int:
+    import grp
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        return 0
+
+
+if __name__ == "__main__":
+    main()

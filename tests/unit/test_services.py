@@ -1,0 +1,166 @@
+"""Backing services: the tuning formulas, the services field, the URLs an app gets, the SQL and
+Redis ACL lines of service_account, and the dumps' pruning (module_utils/dbbackup)."""
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+services = load("pyweb_services_filter", "plugins/filter/services.py")
+apps = load("pyweb_apps_filter_s", "plugins/filter/apps.py")
+account = load("pyweb_service_account", "plugins/modules/service_account.py")
+dbbackup = load("pyweb_dbbackup", "plugins/module_utils/dbbackup.py")
+
+
+def test_postgresql_tuning_follows_the_readme_formula():
+    # 8 GiB host, 25 %: P = 2048 MB
+    assert services.postgresql_tuning(8192) == {
+        "shared_buffers": "512MB", "effective_cache_size": "2048MB",
+        "maintenance_work_mem": "128MB", "work_mem": "5MB", "max_connections": 100}
+
+
+def test_postgresql_tuning_floors_and_caps():
+    small = services.postgresql_tuning(512)
+    assert small["shared_buffers"] == "32MB" and small["effective_cache_size"] == "128MB"
+    assert small["maintenance_work_mem"] == "16MB" and small["work_mem"] == "4MB"
+    big = services.postgresql_tuning(1024 * 1024, 50)
+    assert big["shared_buffers"] == "8192MB" and big["maintenance_work_mem"] == "1024MB"
+
+
+@pytest.mark.parametrize("memory,percent", [(0, 25), (1024, 0), (1024, 95)])
+def test_tuning_refuses_nonsense(memory, percent):
+    with pytest.raises(ValueError):
+        services.postgresql_tuning(memory, percent)
+    with pytest.raises(ValueError):
+        services.redis_tuning(memory, percent)
+
+
+def test_redis_tuning():
+    assert services.redis_tuning(8192) == {"maxmemory": "819mb", "maxmemory_policy": "allkeys-lru"}
+    assert services.redis_tuning(100)["maxmemory"] == "32mb"
+
+
+def app(**services_):
+    return {"name": "blog", "type": "django", "domains": ["blog.example.com"],
+            "source": {"git": "https://git.example.com/blog.git"}, "wsgi_app": "blog.wsgi:application",
+            "services": services_}
+
+
+def test_services_accepted_and_normalized():
+    good = app(postgresql={}, redis=None)
+    assert apps.app_errors([good]) == []
+    assert apps.apps_normalized([good])[0]["services"] == {"postgresql": {}, "redis": {}}
+    assert apps.apps_normalized([{**good, "services": None}])[0]["services"] == {}
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("postgres", "services must be a mapping"),
+    ({"postgresql": []}, "services.postgresql must be a mapping"),
+    ({"postgresql": {"user": "x"}}, "services.postgresql: unknown field(s) user"),
+    ({"redis": {"url": "http://cache"}}, "services.redis.url must be a URL starting with redis://"),
+    ({"postgresql": {"url": "postgresql://a b"}}, "without spaces"),
+    ({"postgresql": {"url": "postgresql://db/x", "password": "p" * 20}}, "give url or password, not both"),
+    ({"redis": {"password": "has a space in it!!"}}, "services.redis.password must be 16 to 128"),
+])
+def test_bad_services(spec, message):
+    errors = apps.app_errors([{**app(), "services": spec}])
+    assert any(message in e for e in errors), errors
+
+
+def test_apps_services_names_only_local_servers():
+    listed = [app(redis={}, postgresql={"url": "postgresql://db.example.com/blog"}),
+              {**app(postgresql={}), "name": "shop"}, {**app(), "services": {}}]
+    assert services.apps_services(listed) == ["postgresql", "redis"]
+    assert services.apps_services([app(postgresql={"url": "postgresql://x/y"})]) == []
+
+
+def test_env_of_local_services():
+    env = services.app_services_env(app(postgresql={}, redis={}), {"postgresql": "p/w+", "redis": "r:s"})
+    assert env["DATABASE_URL"] == "postgresql://blog:p%2Fw%2B@localhost:5432/blog?sslmode=disable"
+    assert env["DATABASE_HOST"] == "/var/run/postgresql" and env["DATABASE_USER"] == "blog"
+    assert env["DATABASE_PASSWORD"] == "p/w+" and env["DATABASE_NAME"] == "blog"
+    assert env["REDIS_URL"] == "redis://blog:r%3As@127.0.0.1:6379/0"
+    assert env["REDIS_KEY_PREFIX"] == "blog"
+    tls = services.app_services_env(app(postgresql={}), {"postgresql": "x"}, postgresql_ssl=True)
+    assert tls["DATABASE_URL"].endswith("?sslmode=require")
+
+
+def test_env_of_external_services_is_the_url_alone():
+    env = services.app_services_env(app(postgresql={"url": "postgresql://u:p@db.example.com/b"},
+                                        redis={"url": "rediss://cache.example.com"}), {})
+    assert env == {"DATABASE_URL": "postgresql://u:p@db.example.com/b",
+                   "REDIS_URL": "rediss://cache.example.com", "REDIS_KEY_PREFIX": "blog"}
+
+
+def test_postgresql_sql_creates_what_is_missing_only():
+    sql, done = account.postgresql_sql("blog", {"role": False, "database": False, "owner": None}, "it's", True)
+    assert done == ["role", "database"]
+    assert "CREATE ROLE \"blog\" LOGIN PASSWORD 'it''s';" in sql
+    assert 'CREATE DATABASE "blog" OWNER "blog";' in sql and 'REVOKE ALL ON DATABASE "blog" FROM PUBLIC;' in sql
+    assert account.postgresql_sql("blog", {"role": True, "database": True, "owner": "blog"}, "x", False) == ("", [])
+    sql, done = account.postgresql_sql("blog", {"role": True, "database": True, "owner": "postgres"}, "x", True)
+    assert done == ["password", "owner"] and "ALTER ROLE" in sql and "OWNER TO" in sql
+
+
+def test_redis_acl_keeps_other_apps_and_the_default_off():
+    line = account.redis_acl_line("blog", "secret")
+    assert line.startswith("user blog on #2bb80d53") and "~blog:*" in line and "-@dangerous" in line
+    text = account.redis_acl_merge("user default on nopass ~* +@all\nuser shop on #ab ~shop:*\n", "blog", line)
+    assert text.splitlines() == [account.DEFAULT_ACL, line, "user shop on #ab ~shop:*"]
+    assert account.redis_acl_merge(text, "blog", line) == text
+    assert account.redis_acl_merge(text, "blog", None).splitlines() == [account.DEFAULT_ACL, "user shop on #ab ~shop:*"]
+
+
+def test_dump_names_and_pruning(tmp_path):
+    day = 86400
+    now = 1_800_000_000.0
+    names = [dbbackup.dump_name("blog", "timer", now - n * day) for n in (40, 35, 3, 2, 1, 0)]
+    for name in names + ["shop-20260101T000000Z-timer.pgdump", "blog-notes.txt"]:
+        (tmp_path / name).write_text("x")
+    found = dbbackup.dumps("blog", str(tmp_path))
+    assert [os.path.basename(p) for p in found] == names
+    assert dbbackup.dump_time(found[-1]) == now
+    gone = dbbackup.to_prune(found, keep=4, max_age_days=30, now=now)
+    assert [os.path.basename(p) for p in gone] == names[:2]
+    gone = dbbackup.to_prune(found, keep=10, max_age_days=30, now=now)
+    assert [os.path.basename(p) for p in gone] == names[:2]
+    assert dbbackup.to_prune(found, keep=10, max_age_days=0, now=now) == []
+    # The newest dump stays, however old.
+    assert dbbackup.to_prune(found[:1], keep=3, max_age_days=1, now=now) == []
+
+
+def test_dump_writes_root_only_and_leaves_nothing_when_it_fails(tmp_path):
+    class Proc:
+        def __init__(self, rc):
+            self.returncode, self.stderr = rc, b"boom"
+
+    def ok(cmd, stdout, **_):
+        assert cmd[:5] == ["runuser", "-u", "postgres", "--", "pg_dump"]
+        stdout.write(b"PGDMP")
+        return Proc(0)
+
+    folder = tmp_path / "backups" / "blog"
+    if os.geteuid() != 0:
+        pytest.skip("the backup folder is chowned to root")
+    path = dbbackup.dump("blog", str(folder), "manual", now=0, run=ok)
+    assert Path(path).read_bytes() == b"PGDMP" and (os.stat(path).st_mode & 0o777) == 0o600
+    assert (os.stat(folder).st_mode & 0o777) == 0o700
+    with pytest.raises(RuntimeError, match="boom"):
+        dbbackup.dump("blog", str(folder), "manual", now=60, run=lambda cmd, stdout, **_: Proc(1))
+    assert sorted(os.listdir(folder)) == [os.path.basename(path)]
+
+
+def test_restore_runs_as_the_superuser_in_one_transaction():
+    cmd = dbbackup.restore_command("blog")
+    assert cmd[:5] == ["runuser", "-u", "postgres", "--", "pg_restore"]
+    assert "--single-transaction" in cmd and "--role=blog" in cmd and cmd[-2:] == ["-d", "blog"]
