@@ -36,10 +36,15 @@ def monitoring_prometheus(hosts, checks, settings=None):
     settings = settings or {}
     interval = settings.get("scrape_interval", "30s")
     local = settings.get("listen_address", "127.0.0.1")
+    # Prometheus, Alertmanager and the blackbox exporter ask for a password (their
+    # --web.config.file): Prometheus gives it to itself, to Alertmanager and to the probes.
+    auth = settings.get("basic_auth") or {}
+    if auth and not (auth.get("username") and str(auth.get("password_file", "")).startswith("/")):
+        raise AnsibleFilterError("monitoring_prometheus: basic_auth needs a username and an absolute password_file")
+    guarded = {"basic_auth": {"username": auth["username"], "password_file": auth["password_file"]}} if auth else {}
     jobs = [
-        {"job_name": "prometheus", "static_configs": [{"targets": [_host_port(local, PORTS["prometheus"])]}]},
-        {"job_name": "alertmanager", "static_configs": [{"targets": [_host_port(local, PORTS["alertmanager"])]}]},
-        {"job_name": "blackbox", "static_configs": [{"targets": [_host_port(local, PORTS["blackbox"])]}]},
+        {"job_name": name, "static_configs": [{"targets": [_host_port(local, PORTS[name])]}], **guarded}
+        for name in ("prometheus", "alertmanager", "blackbox")
     ]
     for exporter in ("node", "nginx"):
         static = []
@@ -55,6 +60,7 @@ def monitoring_prometheus(hosts, checks, settings=None):
             "job_name": f"health_{_module_name(check)[6:]}",
             "metrics_path": "/probe",
             "params": {"module": [_module_name(check)]},
+            **guarded,
             "static_configs": [{"targets": [url], "labels": {"app": check["app"]}}],
             "relabel_configs": [
                 {"source_labels": ["__address__"], "target_label": "__param_target"},
@@ -64,7 +70,8 @@ def monitoring_prometheus(hosts, checks, settings=None):
         })
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [_host_port(local, PORTS["alertmanager"])]}]}]},
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [_host_port(local, PORTS["alertmanager"])]}],
+                                        **guarded}]},
         "rule_files": ["rules/*.yml"],
         "scrape_configs": jobs,
     }

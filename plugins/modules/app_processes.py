@@ -283,7 +283,7 @@ def read(module, p) -> dict:
                                  f"calendar expression: {err.strip()[-200:]}")
         jobs.append({"name": job["name"], "on_calendar": expr, "exec_start": procfile.exec_start(str(job["command"]))})
     result["jobs"] = jobs
-    result["units_present"] = any(n.startswith(f"{p['app']}-") for n in os.listdir(UNIT_DIR)) \
+    result["units_present"] = any(is_process_unit_file(p["app"], n) for n in os.listdir(UNIT_DIR)) \
         if os.path.isdir(UNIT_DIR) else False
     release = p["release_dir"]
     if not release or not os.path.isdir(release):
@@ -318,10 +318,17 @@ def read(module, p) -> dict:
     return result
 
 
+def is_process_unit_file(app: str, name: str) -> bool:
+    """A unit file of the app's processes (<app>-<process>@.service) or jobs (<app>-job-<name>.timer
+    and .service); not a drop-in folder such as the alerts role's <app>-.service.d."""
+    if name.endswith(".d") or name.endswith(".wants"):
+        return False
+    return name.startswith(f"{app}-job-") or (name.startswith(f"{app}-") and name.endswith("@.service"))
+
+
 def list_units(module, app: str) -> tuple:
     """(instances loaded or enabled, job timers loaded or enabled, unit files of the app's processes and jobs)."""
-    files = sorted(n for n in os.listdir(UNIT_DIR)
-                   if n.startswith(f"{app}-job-") or (n.startswith(f"{app}-") and n.endswith("@.service")))
+    files = sorted(n for n in os.listdir(UNIT_DIR) if is_process_unit_file(app, n))
     names = set()
     for entry in os.listdir(UNIT_DIR):
         if entry.endswith(".wants") and os.path.isdir(f"{UNIT_DIR}/{entry}"):

@@ -28,6 +28,20 @@ def test_prometheus_scrapes_every_host_and_probes_every_app_through_its_domain()
     assert cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
 
 
+def test_prometheus_gives_its_password_to_the_guarded_servers_only():
+    auth = {"username": "pyweb-monitoring", "password_file": "/etc/prometheus/pyweb-monitoring.password"}
+    cfg = m.monitoring_prometheus([{"name": "web1", "address": "10.0.0.5"}], [CHECK], {"basic_auth": auth})
+    jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
+    for name in ("prometheus", "alertmanager", "blackbox", "health_blog_blog_example_com"):
+        assert jobs[name]["basic_auth"] == auth
+    assert "basic_auth" not in jobs["node"] and "basic_auth" not in jobs["nginx"]
+    assert cfg["alerting"]["alertmanagers"][0]["basic_auth"] == auth
+    plain = m.monitoring_prometheus([{"name": "web1", "address": "10.0.0.5"}], [CHECK])
+    assert not any("basic_auth" in j for j in plain["scrape_configs"] + plain["alerting"]["alertmanagers"])
+    with pytest.raises(AnsibleFilterError, match="basic_auth needs a username and an absolute password_file"):
+        m.monitoring_prometheus([], [], {"basic_auth": {"username": "u", "password_file": "relative"}})
+
+
 def test_prometheus_refuses_a_host_without_address():
     with pytest.raises(AnsibleFilterError, match="each host needs a name and an address"):
         m.monitoring_prometheus([{"name": "web1"}], [])

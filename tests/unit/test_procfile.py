@@ -274,3 +274,12 @@ def test_check_web_refuses_what_it_cannot_serve():
     with pytest.raises(ProcfileError, match="^the Procfile's web process runs uwsgi, but wsgi_server is gunicorn: "
                                             "set wsgi_server: uwsgi"):
         procfile.check_web("uwsgi --module app", "gunicorn")
+
+
+def test_process_unit_files_are_told_from_other_files_of_the_app():
+    """The alerts role's prefix drop-in folder hello-.service.d is no process: with it alone the
+    processes' tasks must not run (the monitoring scenario's idempotence)."""
+    yes = ["hello-worker@.service", "hello-job-nightly.timer", "hello-job-nightly.service"]
+    no = ["hello-.service.d", "hello-worker@.service.d", "hello.service", "hello.socket", "hello.service.d",
+          "hellothere-worker@.service", "other-worker@.service", "hello-job-nightly.service.d"]
+    assert [n for n in yes + no if app_processes.is_process_unit_file("hello", n)] == yes

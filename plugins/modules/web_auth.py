@@ -1,0 +1,152 @@
+#!/usr/bin/python
+# Copyright: pyweb.deploy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A password made once and its bcrypt hash in a Prometheus web configuration (basic auth)."""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: web_auth
+short_description: Basic auth for Prometheus, Alertmanager and the blackbox exporter (a password made once)
+description:
+  - Makes a random password once and keeps it in O(password_file) (for the clients, such as
+    Prometheus's C(basic_auth.password_file)), and writes O(web_config), the C(--web.config.file) of
+    Prometheus, Alertmanager and the exporters, with the password's bcrypt hash under
+    C(basic_auth_users).
+  - An existing password is kept; an existing hash is kept while it matches the password (bcrypt
+    salts each hash, so a new one on every run would not be idempotent). Both files are written
+    through a temporary file renamed over the old one, never through a link, with the owner and
+    mode given (root and the services' group only, so the apps cannot read them).
+  - Needs the C(bcrypt) Python module on the host (Debian's C(python3-bcrypt)).
+  - The password never appears in output, nor in C(--diff). Check mode is supported.
+version_added: 0.1.0
+author: pyweb.deploy developers (@pyweb)
+options:
+  user:
+    description: The user name clients give.
+    type: str
+    default: pyweb-monitoring
+  password_file:
+    description: Where the password is kept (made when absent).
+    type: path
+    required: true
+  web_config:
+    description: The web configuration file the servers read (C(--web.config.file)).
+    type: path
+    required: true
+  group:
+    description: The group that reads both files (the servers' and Prometheus's group).
+    type: str
+    default: prometheus
+  mode:
+    description: Both files' mode.
+    type: str
+    default: "0640"
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Shows which file changes, never its content.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Require a password for Prometheus, Alertmanager and the blackbox exporter
+  pyweb.deploy.web_auth:
+    password_file: /etc/prometheus/pyweb-monitoring.password
+    web_config: /etc/prometheus/web.yml
+"""
+
+RETURN = r"""
+written:
+  description: The files written.
+  returned: success
+  type: list
+  elements: str
+user:
+  description: The user name clients give.
+  returned: success
+  type: str
+  sample: pyweb-monitoring
+"""
+
+import re
+import secrets
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyweb.deploy.plugins.module_utils import filestate
+
+_USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_PASSWORD_RE = re.compile(r"[A-Za-z0-9_-]{32,}")
+HEADER = "# pyweb.deploy: basic auth of Prometheus, Alertmanager and the blackbox exporter (--web.config.file).\n"
+
+
+def render(user: str, hashed: str) -> str:
+    return f"{HEADER}basic_auth_users:\n  {user}: '{hashed}'\n"
+
+
+def hash_in(text: str, user: str) -> str:
+    """The bcrypt hash ``render`` wrote for ``user``, or ""."""
+    match = re.search(rf"^  {re.escape(user)}: '(\$2[aby]\$[0-9]{{2}}\$[./A-Za-z0-9]{{53}})'$", text or "", re.M)
+    return match.group(1) if match else ""
+
+
+def wanted(user: str, old_password: str, old_web: str, hasher, checker, generate=None) -> tuple:
+    """(password, web configuration): the old password when it is one of ours, the old hash while it
+    matches it; else new ones."""
+    if not _USER_RE.fullmatch(user):
+        raise ValueError(f"web_auth: user {user!r} is not a plain name")
+    password = (old_password or "").strip()
+    if not _PASSWORD_RE.fullmatch(password):
+        password = (generate or (lambda: secrets.token_urlsafe(32)))()
+    hashed = hash_in(old_web, user)
+    if not hashed or not checker(password, hashed):
+        hashed = hasher(password)
+    return password, render(user, hashed)
+
+
+def _bcrypt():
+    import bcrypt  # Debian's python3-bcrypt, on the host
+
+    return (lambda pw: bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=10)).decode(),
+            lambda pw, h: bcrypt.checkpw(pw.encode(), h.encode()))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "user": {"type": "str", "default": "pyweb-monitoring"},
+            "password_file": {"type": "path", "required": True, "no_log": False},  # a path, not a secret
+            "web_config": {"type": "path", "required": True},
+            "group": {"type": "str", "default": "prometheus"},
+            "mode": {"type": "str", "default": "0640"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        hasher, checker = _bcrypt()
+    except ImportError:
+        module.fail_json(msg="web_auth needs the bcrypt Python module on the host (Debian: python3-bcrypt)")
+    old_password = (filestate._read(p["password_file"]) or b"").decode("utf-8", "replace")
+    old_web = (filestate._read(p["web_config"]) or b"").decode("utf-8", "replace")
+    try:
+        password, web = wanted(p["user"], old_password, old_web, hasher, checker)
+        files = filestate.normalize_files([
+            {"dest": p["password_file"], "content": password, "mode": p["mode"], "group": p["group"]},
+            {"dest": p["web_config"], "content": web, "mode": p["mode"], "group": p["group"]},
+        ], secret=True)
+        todo = filestate.plan(files, [], [], [])
+    except (ValueError, filestate.PlanError) as exc:
+        module.fail_json(msg=str(exc))
+    if not module.check_mode:
+        filestate.apply(todo)
+    report = filestate.report(todo)
+    result = {"changed": not filestate.is_empty(todo), "written": report["written"], "user": p["user"]}
+    if module._diff:
+        result["diff"] = report["diff"]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
