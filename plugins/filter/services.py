@@ -86,14 +86,15 @@ def check_services(where: str, services, kind=None) -> list[str]:
         if unknown:
             errors.append(f"{where}: services.{engine}: unknown field(s) {', '.join(unknown)} "
                           f"(known: {', '.join(sorted(SERVICE_FIELDS[engine]))})")
+        # A url or password given as null is refused (not taken for "none given").
         url = spec.get("url")
-        if url is not None and (not isinstance(url, str) or not url.startswith(URL_SCHEMES[engine])
-                                or any(c.isspace() for c in url)):
+        if "url" in spec and (not isinstance(url, str) or not url.startswith(URL_SCHEMES[engine])
+                              or any(c.isspace() for c in url)):
             errors.append(f"{where}: services.{engine}.url must be a URL starting with "
                           f"{' or '.join(URL_SCHEMES[engine])}, without spaces")
         password = spec.get("password")
-        if password is not None:
-            if url is not None:
+        if "password" in spec:
+            if "url" in spec:
                 errors.append(f"{where}: services.{engine}: give url or password, not both")
             elif not isinstance(password, str) or not PASSWORD_RE.fullmatch(password):
                 errors.append(f"{where}: services.{engine}.password must be 16 to 128 printable "
