@@ -13,8 +13,10 @@ description:
     C(CONNECT) revoked from C(PUBLIC). C(pg_hba.conf) (role the pyweb.deploy.postgresql role) lets a role
     reach only the database named after it (C(sameuser)), so one app cannot log in to another's.
   - B(Redis) keeps one line per app in the ACL file, C(user <app> on) with the password's SHA-256
-    and C(~<app>:* &<app>:* +@all -@dangerous); the app may touch only keys and channels that start with C(<app>:). The
-    C(default) user stays off. The caller restarts Redis when the task changed something.
+    and C(~<app>:* &<app>:* +@all -@dangerous), less C(KEYS), C(SCAN), C(RANDOMKEY), C(PUBSUB CHANNELS),
+    C(PUBSUB SHARDCHANNELS), C(PUBSUB NUMSUB), C(SCRIPT FLUSH) and C(FUNCTION); the app may touch only
+    keys and channels that start with C(<app>:), cannot list other apps' key or channel names, nor flush
+    the server's scripts. The C(default) user stays off. The caller restarts Redis when the task changed something.
   - The password is generated once (URL-safe, 256 bits) and kept in O(password_file), root only;
     or given in O(password) (from a vault), which replaces the kept one. It reaches C(psql) on its
     standard input, never on a command line, and is never returned.
@@ -120,10 +122,17 @@ def postgresql_sql(app: str, found: dict, password: str, set_password: bool) -> 
     return "\n".join(statements), created
 
 
+# Beyond @dangerous (Redis 7.0 puts KEYS there, but not SCAN nor RANDOMKEY): the commands that
+# show other apps' key or channel names (Django's session ids are in its cache keys), or that
+# act on the whole server's scripts and functions. The key patterns do not restrict these.
+REDIS_DENIED = ("-keys", "-scan", "-randomkey", "-pubsub|channels", "-pubsub|shardchannels",
+                "-pubsub|numsub", "-script|flush", "-function")
+
+
 def redis_acl_line(app: str, password: str) -> str:
     digest = hashlib.sha256(password.encode()).hexdigest()
     return (f"user {app} on #{digest} resetkeys ~{app}:* resetchannels &{app}:* "
-            "-@all +@all -@dangerous")
+            "-@all +@all -@dangerous " + " ".join(REDIS_DENIED))
 
 
 DEFAULT_ACL = "user default off resetkeys resetchannels -@all"

@@ -115,6 +115,12 @@ def test_postgresql_sql_creates_what_is_missing_only():
 def test_redis_acl_keeps_other_apps_and_the_default_off():
     line = account.redis_acl_line("blog", "secret")
     assert line.startswith("user blog on #2bb80d53") and "~blog:*" in line and "-@dangerous" in line
+    # Not in Redis 7.0's @dangerous, and not limited by the key patterns: other apps' key and
+    # channel names, the server's scripts and functions.
+    rules = line.split()
+    for denied in ("-scan", "-randomkey", "-keys", "-pubsub|channels", "-pubsub|shardchannels",
+                   "-pubsub|numsub", "-script|flush", "-function"):
+        assert denied in rules and rules.index(denied) > rules.index("+@all"), denied
     text = account.redis_acl_merge("user default on nopass ~* +@all\nuser shop on #ab ~shop:*\n", "blog", line)
     assert text.splitlines() == [account.DEFAULT_ACL, line, "user shop on #ab ~shop:*"]
     assert account.redis_acl_merge(text, "blog", line) == text
