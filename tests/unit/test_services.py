@@ -2,6 +2,7 @@
 Redis ACL lines of service_account, and the dumps' pruning (module_utils/dbbackup)."""
 import importlib.util
 import os
+import pwd
 from pathlib import Path
 
 import pytest
@@ -150,23 +151,60 @@ def test_dump_writes_root_only_and_leaves_nothing_when_it_fails(tmp_path):
         def __init__(self, rc):
             self.returncode, self.stderr = rc, b"boom"
 
-    def ok(cmd, stdout, **_):
-        assert cmd[:5] == ["runuser", "-u", "postgres", "--", "pg_dump"]
+    def ok(cmd, stdout, **kwargs):
+        # The app's own user runs pg_dump (not the superuser), with none of root's environment;
+        # root's open file is its standard output.
+        assert cmd[:5] == ["runuser", "-u", "blog", "--", "pg_dump"] and cmd[-2:] == ["-d", "blog"]
+        assert kwargs["env"] == dbbackup.TOOL_ENV
         stdout.write(b"PGDMP")
         return Proc(0)
+
+    def user(name):
+        return pwd.struct_passwd((name, "x", 998, 998, "", "/srv/apps/" + name, "/usr/sbin/nologin"))
 
     folder = tmp_path / "backups" / "blog"
     if os.geteuid() != 0:
         pytest.skip("the backup folder is chowned to root")
-    path = dbbackup.dump("blog", str(folder), "manual", now=0, run=ok)
+    path = dbbackup.dump("blog", str(folder), "manual", now=0, run=ok, getpwnam=user)
     assert Path(path).read_bytes() == b"PGDMP" and (os.stat(path).st_mode & 0o777) == 0o600
     assert (os.stat(folder).st_mode & 0o777) == 0o700
     with pytest.raises(RuntimeError, match="boom"):
-        dbbackup.dump("blog", str(folder), "manual", now=60, run=lambda cmd, stdout, **_: Proc(1))
+        dbbackup.dump("blog", str(folder), "manual", now=60, run=lambda cmd, stdout, **_: Proc(1), getpwnam=user)
     assert sorted(os.listdir(folder)) == [os.path.basename(path)]
 
 
-def test_restore_runs_as_the_superuser_in_one_transaction():
+def test_restore_runs_as_the_app_user_in_one_transaction(tmp_path):
     cmd = dbbackup.restore_command("blog")
-    assert cmd[:5] == ["runuser", "-u", "postgres", "--", "pg_restore"]
-    assert "--single-transaction" in cmd and "--role=blog" in cmd and cmd[-2:] == ["-d", "blog"]
+    assert cmd[:5] == ["runuser", "-u", "blog", "--", "pg_restore"]
+    assert "--single-transaction" in cmd and "--no-owner" in cmd and cmd[-2:] == ["-d", "blog"]
+    seen = {}
+
+    def run(cmd, stdin, **kwargs):
+        seen.update(cmd=cmd, data=stdin.read(), env=kwargs["env"])
+        return type("Proc", (), {"returncode": 0, "stderr": b""})()
+
+    dump = tmp_path / "blog-20260101T000000Z-manual.pgdump"
+    dump.write_bytes(b"PGDMP")
+    user = {"blog": pwd.struct_passwd(("blog", "x", 998, 998, "", "/srv/apps/blog", "/usr/sbin/nologin"))}
+    dbbackup.restore("blog", str(dump), run=run, getpwnam=user.__getitem__)
+    assert seen == {"cmd": cmd, "data": b"PGDMP", "env": dbbackup.TOOL_ENV}
+
+
+@pytest.mark.parametrize("app,message", [
+    ("postgres", "is not an app"),
+    ("root", "is not an app"),
+    ("Blog; x", "is not an app"),
+    ("ghost", "no unix user 'ghost'"),
+    ("toor", "is root"),
+])
+def test_dumps_never_run_as_a_privileged_or_missing_user(tmp_path, app, message):
+    users = {"toor": pwd.struct_passwd(("toor", "x", 0, 0, "", "/root", "/bin/sh"))}
+
+    def run(*_, **__):
+        raise AssertionError("nothing may run")
+
+    with pytest.raises(RuntimeError, match=message):
+        dbbackup.dump(app, str(tmp_path / "b"), "manual", run=run, getpwnam=users.__getitem__)
+    with pytest.raises(RuntimeError, match=message):
+        dbbackup.restore(app, str(tmp_path / "none"), run=run, getpwnam=users.__getitem__)
+    assert not (tmp_path / "b").exists()
