@@ -103,14 +103,52 @@ def test_env_of_external_services_is_the_url_alone():
                    "REDIS_URL": "rediss://cache.example.com", "REDIS_KEY_PREFIX": "blog"}
 
 
+MINE = {"comment": "pyweb.deploy app blog", "privileged": False}
+
+
 def test_postgresql_sql_creates_what_is_missing_only():
-    sql, done = account.postgresql_sql("blog", {"role": False, "database": False, "owner": None}, "it's", True)
+    sql, done = account.postgresql_sql("blog", {"role": None, "database": None}, "it's", True)
     assert done == ["role", "database"]
     assert "CREATE ROLE \"blog\" LOGIN PASSWORD 'it''s';" in sql
     assert 'CREATE DATABASE "blog" OWNER "blog";' in sql and 'REVOKE ALL ON DATABASE "blog" FROM PUBLIC;' in sql
-    assert account.postgresql_sql("blog", {"role": True, "database": True, "owner": "blog"}, "x", False) == ("", [])
-    sql, done = account.postgresql_sql("blog", {"role": True, "database": True, "owner": "postgres"}, "x", True)
+    # Both are marked as the collection's: only marked ones are changed or dropped later.
+    assert "COMMENT ON ROLE \"blog\" IS 'pyweb.deploy app blog';" in sql
+    assert "COMMENT ON DATABASE \"blog\" IS 'pyweb.deploy app blog';" in sql
+    found = {"role": MINE, "database": {"comment": "pyweb.deploy app blog", "owner": "blog"}}
+    assert account.postgresql_sql("blog", found, "x", False) == ("", [])
+    found = {"role": MINE, "database": {"comment": "pyweb.deploy app blog", "owner": "postgres"}}
+    sql, done = account.postgresql_sql("blog", found, "x", True)
     assert done == ["password", "owner"] and "ALTER ROLE" in sql and "OWNER TO" in sql
+
+
+def test_postgresql_found_sql_quotes_the_name():
+    sql = account.postgresql_found_sql("blog")
+    assert "rolname = 'blog'" in sql and "datname = 'blog'" in sql and "rolsuper" in sql
+
+
+@pytest.mark.parametrize("found,message", [
+    ({"role": {"comment": None, "privileged": True}, "database": None}, "exists with privileges"),
+    ({"role": {"comment": "pyweb.deploy app blog", "privileged": True}, "database": None}, "exists with privileges"),
+    ({"role": {"comment": None, "privileged": False}, "database": None}, "role 'blog' exists and was not made by pyweb.deploy"),
+    ({"role": {"comment": "pyweb.deploy app shop", "privileged": False}, "database": None}, "not made by pyweb.deploy"),
+    ({"role": None, "database": {"comment": None, "owner": "postgres"}}, "database 'blog' exists and was not made"),
+    ({"role": None, "database": {"comment": None, "owner": "blog"}}, "database 'blog' exists and was not made"),
+    ({"role": MINE, "database": {"comment": "an admin's", "owner": "admin"}}, "database 'blog' exists and was not made"),
+])
+def test_postgresql_refuses_what_is_not_the_apps(found, message):
+    assert message in account.postgresql_refusal("blog", found)
+
+
+@pytest.mark.parametrize("found", [
+    {"role": None, "database": None},
+    {"role": MINE, "database": None},
+    {"role": MINE, "database": {"comment": "pyweb.deploy app blog", "owner": "blog"}},
+    # The app owns its database and may change its comment: still its own.
+    {"role": MINE, "database": {"comment": "the app's own words", "owner": "blog"}},
+    {"role": None, "database": {"comment": "pyweb.deploy app blog", "owner": "postgres"}},
+])
+def test_postgresql_accepts_the_apps_own(found):
+    assert account.postgresql_refusal("blog", found) is None
 
 
 def test_redis_acl_keeps_other_apps_and_the_default_off():
