@@ -15,8 +15,8 @@ description:
   - The role and the database it makes carry the comment C(pyweb.deploy app <app>). A role with the
     app's name that lacks it (an admin's role, C(postgres)), or that has any privilege beyond LOGIN
     (superuser, createrole, createdb, replication, bypassrls), and a database with the app's name
-    that lacks it and is not that role's, are refused, before anything is written: never given a
-    new password, LOGIN, a new owner, nor dropped.
+    that lacks it and is not that role's, are refused before anything is written (never given a
+    new password, LOGIN, a new owner, nor dropped).
   - B(Redis) keeps one line per app in the ACL file, C(user <app> on) with the password's SHA-256
     and C(~<app>:* &<app>:* +@all -@dangerous), less C(KEYS), C(SCAN), C(RANDOMKEY), C(PUBSUB CHANNELS),
     C(PUBSUB SHARDCHANNELS), C(PUBSUB NUMSUB), C(SCRIPT FLUSH) and C(FUNCTION); the app may touch only
