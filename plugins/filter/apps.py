@@ -358,6 +358,8 @@ def _processes_normalized(app: dict) -> dict:
     out["processes"] = dict(app.get("processes") or {})
     out["schedules"] = [dict(job) for job in app.get("schedules") or []]
     return out
+
+
 def _check_project_format(where: str, app: dict) -> list[str]:
     """project_format: one of PROJECT_FORMATS, for a WSGI app; requirements names the file of
     the requirements format only. wsgi_file: a .py file in the release, instead of wsgi_app."""
