@@ -28,6 +28,11 @@ ENV_NAMES = {
     "redis": ("REDIS_URL", "REDIS_KEY_PREFIX"),
 }
 PASSWORD_RE = re.compile(r"[!-~]{16,128}")
+# The variables that hold a password (or a URL that may): the app's secret environment. The
+# others (the app's name as database, user and key prefix, the socket, the port) are public:
+# as no_log values Ansible would mask every occurrence of the app's name in the results of the
+# modules that take them (a virtualenv path became /srv/apps/********/venvs/...).
+SECRET_ENV_NAMES = ("DATABASE_URL", "DATABASE_PASSWORD", "REDIS_URL")
 
 
 def _mb(value: float) -> str:
@@ -118,12 +123,21 @@ def apps_services(apps) -> list[str]:
 
 
 def app_services_env(app, passwords=None, postgresql_port=5432, postgresql_ssl=False,
-                     postgresql_socket_dir="/var/run/postgresql", redis_port=6379) -> dict:
-    """The environment variables of one app's services (secret: they hold passwords).
+                     postgresql_socket_dir="/var/run/postgresql", redis_port=6379, part="all") -> dict:
+    """The environment variables of one app's services.
 
     ``passwords`` maps an engine to the app's password on this host (read from its root-only
-    file). An engine with a ``url`` gives that URL alone."""
-    passwords = passwords or {}
+    file). An engine with a ``url`` gives that URL alone. ``part``: ``secret`` (the variables of
+    SECRET_ENV_NAMES, which hold passwords), ``public`` (the others) or ``all``."""
+    if part not in ("all", "secret", "public"):
+        raise ValueError(f"app_services_env: part must be all, secret or public (got {part!r})")
+    env = _services_env(app, passwords or {}, postgresql_port, postgresql_ssl, postgresql_socket_dir, redis_port)
+    if part == "all":
+        return env
+    return {k: v for k, v in env.items() if (k in SECRET_ENV_NAMES) == (part == "secret")}
+
+
+def _services_env(app, passwords, postgresql_port, postgresql_ssl, postgresql_socket_dir, redis_port) -> dict:
     name = app["name"]
     env = {}
     services = app.get("services") or {}

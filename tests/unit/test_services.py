@@ -96,6 +96,19 @@ def test_env_of_local_services():
     assert tls["DATABASE_URL"].endswith("?sslmode=require")
 
 
+def test_env_parts_keep_the_apps_name_out_of_the_secrets():
+    spec = app(postgresql={}, redis={})
+    passwords = {"postgresql": "p" * 43, "redis": "r" * 43}
+    secret = services.app_services_env(spec, passwords, part="secret")
+    public = services.app_services_env(spec, passwords, part="public")
+    assert sorted(secret) == ["DATABASE_PASSWORD", "DATABASE_URL", "REDIS_URL"]
+    assert {**secret, **public} == services.app_services_env(spec, passwords)
+    # No secret value is the app's name alone (Ansible would mask "blog" in every result).
+    assert "blog" not in secret.values() and public["DATABASE_NAME"] == "blog"
+    with pytest.raises(ValueError):
+        services.app_services_env(spec, passwords, part="both")
+
+
 def test_env_of_external_services_is_the_url_alone():
     env = services.app_services_env(app(postgresql={"url": "postgresql://u:p@db.example.com/b"},
                                         redis={"url": "rediss://cache.example.com"}), {})
