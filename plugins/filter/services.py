@@ -28,6 +28,11 @@ ENV_NAMES = {
     "redis": ("REDIS_URL", "REDIS_KEY_PREFIX"),
 }
 PASSWORD_RE = re.compile(r"[!-~]{16,128}")
+# The variables that hold a password (or a URL that may): the app's secret environment. The
+# others (the app's name as database, user and key prefix, the socket, the port) are public:
+# as no_log values Ansible would mask every occurrence of the app's name in the results of the
+# modules that take them (a virtualenv path became /srv/apps/********/venvs/...).
+SECRET_ENV_NAMES = ("DATABASE_URL", "DATABASE_PASSWORD", "REDIS_URL")
 
 
 def _mb(value: float) -> str:
@@ -86,14 +91,15 @@ def check_services(where: str, services, kind=None) -> list[str]:
         if unknown:
             errors.append(f"{where}: services.{engine}: unknown field(s) {', '.join(unknown)} "
                           f"(known: {', '.join(sorted(SERVICE_FIELDS[engine]))})")
+        # A url or password given as null is refused (not taken for "none given").
         url = spec.get("url")
-        if url is not None and (not isinstance(url, str) or not url.startswith(URL_SCHEMES[engine])
-                                or any(c.isspace() for c in url)):
+        if "url" in spec and (not isinstance(url, str) or not url.startswith(URL_SCHEMES[engine])
+                              or any(c.isspace() for c in url)):
             errors.append(f"{where}: services.{engine}.url must be a URL starting with "
                           f"{' or '.join(URL_SCHEMES[engine])}, without spaces")
         password = spec.get("password")
-        if password is not None:
-            if url is not None:
+        if "password" in spec:
+            if "url" in spec:
                 errors.append(f"{where}: services.{engine}: give url or password, not both")
             elif not isinstance(password, str) or not PASSWORD_RE.fullmatch(password):
                 errors.append(f"{where}: services.{engine}.password must be 16 to 128 printable "
@@ -117,12 +123,21 @@ def apps_services(apps) -> list[str]:
 
 
 def app_services_env(app, passwords=None, postgresql_port=5432, postgresql_ssl=False,
-                     postgresql_socket_dir="/var/run/postgresql", redis_port=6379) -> dict:
-    """The environment variables of one app's services (secret: they hold passwords).
+                     postgresql_socket_dir="/var/run/postgresql", redis_port=6379, part="all") -> dict:
+    """The environment variables of one app's services.
 
     ``passwords`` maps an engine to the app's password on this host (read from its root-only
-    file). An engine with a ``url`` gives that URL alone."""
-    passwords = passwords or {}
+    file). An engine with a ``url`` gives that URL alone. ``part``: ``secret`` (the variables of
+    SECRET_ENV_NAMES, which hold passwords), ``public`` (the others) or ``all``."""
+    if part not in ("all", "secret", "public"):
+        raise ValueError(f"app_services_env: part must be all, secret or public (got {part!r})")
+    env = _services_env(app, passwords or {}, postgresql_port, postgresql_ssl, postgresql_socket_dir, redis_port)
+    if part == "all":
+        return env
+    return {k: v for k, v in env.items() if (k in SECRET_ENV_NAMES) == (part == "secret")}
+
+
+def _services_env(app, passwords, postgresql_port, postgresql_ssl, postgresql_socket_dir, redis_port) -> dict:
     name = app["name"]
     env = {}
     services = app.get("services") or {}

@@ -8,14 +8,18 @@ file is installed as /usr/local/lib/pyweb/pyweb-db-backup, which each app's back
     python3 /usr/local/lib/pyweb/pyweb-db-backup --app blog --dir /var/backups/pyweb/blog \
         --keep 14 --max-age-days 30
 
-Root runs the server's own dump tool as the database superuser (``runuser -u postgres --
-pg_dump``), never anything of the app's; the dump goes to a root-only file.
+Root runs the server's own tools, never anything of the app's, and not as the database
+superuser: ``pg_dump`` and ``pg_restore`` run as the app's own unix user (``runuser -u <app> --``;
+peer authentication makes it the app's role), so a schema the app shaped (functions, operators,
+casts run while dumping or restoring) gets no more rights than the app has. Root opens the dump
+file (root-only) and hands it over as standard output or input; the app's user never opens it.
 """
 from __future__ import annotations
 
 import argparse
 import calendar
 import os
+import pwd
 import re
 import subprocess
 import sys
@@ -29,14 +33,33 @@ def dump_name(app: str, reason: str, now: float) -> str:
     return f"{app}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))}-{reason}.pgdump"
 
 
+# The tools' environment: nothing of root's (PG* variables, HOME with a .pgpass) reaches them.
+TOOL_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/", "LC_ALL": "C.UTF-8"}
+# Accounts a dump must never run as: the superuser's own, and root.
+REFUSED_USERS = ("root", "postgres")
+
+
+def app_user(app: str, getpwnam=pwd.getpwnam) -> str:
+    """The app's unix user, which runs its dump and restore; refused if missing or privileged."""
+    if not NAME_RE.fullmatch(f"{app}-20000101T000000Z-x.pgdump") or app in REFUSED_USERS:
+        raise RuntimeError(f"dbbackup: {app!r} is not an app (its dumps run as its own unix user)")
+    try:
+        entry = getpwnam(app)
+    except KeyError:
+        raise RuntimeError(f"dbbackup: no unix user {app!r}: its dumps run as the app's own user") from None
+    if entry.pw_uid == 0:
+        raise RuntimeError(f"dbbackup: the unix user {app!r} is root")
+    return app
+
+
 def dump_command(app: str) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", "pg_dump", "-Fc", "--no-owner", "-d", app]
+    return ["runuser", "-u", app, "--", "pg_dump", "-Fc", "--no-owner", "-d", app]
 
 
 def restore_command(app: str) -> list[str]:
     # One transaction: a restore that fails leaves the database as it was.
-    return ["runuser", "-u", "postgres", "--", "pg_restore", "--clean", "--if-exists", "--no-owner",
-            f"--role={app}", "--single-transaction", "--exit-on-error", "-d", app]
+    return ["runuser", "-u", app, "--", "pg_restore", "--clean", "--if-exists", "--no-owner",
+            "--single-transaction", "--exit-on-error", "-d", app]
 
 
 def ensure_dir(path: str) -> None:
@@ -50,15 +73,18 @@ def ensure_dir(path: str) -> None:
         os.close(fd)
 
 
-def dump(app: str, folder: str, reason: str, now: float | None = None, run=subprocess.run) -> str:
+def dump(app: str, folder: str, reason: str, now: float | None = None, run=subprocess.run,
+         getpwnam=pwd.getpwnam) -> str:
     """Dump the app's database into folder; returns the file's path. A failed dump leaves no file."""
+    app_user(app, getpwnam)
     ensure_dir(folder)
     path = os.path.join(folder, dump_name(app, reason, time.time() if now is None else now))
     tmp = path + ".part"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
-            proc = run(dump_command(app), stdout=out, stderr=subprocess.PIPE, check=False, cwd="/")
+            proc = run(dump_command(app), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
+                       check=False, cwd="/", env=TOOL_ENV)
             out.flush()
             os.fsync(out.fileno())
         if proc.returncode != 0:
@@ -108,12 +134,13 @@ def prune(app: str, folder: str, keep: int, max_age_days: int, now: float | None
     return gone
 
 
-def restore(app: str, path: str, run=subprocess.run) -> None:
-    """Restore a dump into the app's database, as the database superuser, from root's file on stdin."""
+def restore(app: str, path: str, run=subprocess.run, getpwnam=pwd.getpwnam) -> None:
+    """Restore a dump into the app's database, as the app's own user, from root's file on stdin."""
+    app_user(app, getpwnam)
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as src:
         proc = run(restore_command(app), stdin=src, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                   check=False, cwd="/")
+                   check=False, cwd="/", env=TOOL_ENV)
     if proc.returncode != 0:
         raise RuntimeError(f"pg_restore into {app} failed: {proc.stderr.decode(errors='replace').strip()}")
 

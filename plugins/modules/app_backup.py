@@ -8,14 +8,16 @@ DOCUMENTATION = r"""
 module: app_backup
 short_description: Dump an app's PostgreSQL database, restore a dump, prune old dumps
 description:
-  - O(action=dump) runs C(pg_dump -Fc) as the C(postgres) superuser over the local socket into
-    O(dir) (root, 0700; the file 0600, named C(<app>-<UTC time>-<reason>.pgdump)), then prunes
+  - O(action=dump) runs C(pg_dump -Fc) as the app's own unix user (its role, by peer authentication
+    over the local socket; never the superuser, so a schema the app shaped gets no more rights than
+    the app has) into O(dir) (root, 0700; the file 0600, named C(<app>-<UTC time>-<reason>.pgdump)), then prunes
     with O(keep) and O(max_age_days). A failed dump leaves no file and fails the task.
   - O(action=restore) restores O(file) (a name in O(dir)) with C(pg_restore --clean --if-exists
-    --single-transaction) as the superuser, the objects owned by the app's role; root opens the
-    file and passes it on standard input. A failed restore changes nothing.
+    --single-transaction) as the app's own user, the objects owned by the app's role; root opens
+    the file and passes it on standard input (and opens the dump's file and passes it as standard
+    output). The unix user must exist and be neither C(root) nor C(postgres). A failed restore changes nothing.
   - O(action=list) returns the dumps, oldest first.
-  - Nothing of the app's runs; root runs only the server's own tools.
+  - Nothing of the app's runs; only the server's own tools run, as the app's user.
   - The same code (module_utils C(dbbackup)) is what each app's backup timer runs.
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)

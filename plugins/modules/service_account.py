@@ -12,14 +12,21 @@ description:
     authentication) to make a login role named after the app, owning a database of the same name, with
     C(CONNECT) revoked from C(PUBLIC). C(pg_hba.conf) (role the pyweb.deploy.postgresql role) lets a role
     reach only the database named after it (C(sameuser)), so one app cannot log in to another's.
+  - The role and the database it makes carry the comment C(pyweb.deploy app <app>). A role with the
+    app's name that lacks it (an admin's role, C(postgres)), or that has any privilege beyond LOGIN
+    (superuser, createrole, createdb, replication, bypassrls), and a database with the app's name
+    that lacks it and is not that role's, are refused before anything is written (never given a
+    new password, LOGIN, a new owner, nor dropped).
   - B(Redis) keeps one line per app in the ACL file, C(user <app> on) with the password's SHA-256
-    and C(~<app>:* &<app>:* +@all -@dangerous); the app may touch only keys and channels that start with C(<app>:). The
-    C(default) user stays off. The caller restarts Redis when the task changed something.
+    and C(~<app>:* &<app>:* +@all -@dangerous), less C(KEYS), C(SCAN), C(RANDOMKEY), C(PUBSUB CHANNELS),
+    C(PUBSUB SHARDCHANNELS), C(PUBSUB NUMSUB), C(SCRIPT FLUSH) and C(FUNCTION); the app may touch only
+    keys and channels that start with C(<app>:), cannot list other apps' key or channel names, nor flush
+    the server's scripts. The C(default) user stays off. The caller restarts Redis when the task changed something.
   - The password is generated once (URL-safe, 256 bits) and kept in O(password_file), root only;
     or given in O(password) (from a vault), which replaces the kept one. It reaches C(psql) on its
     standard input, never on a command line, and is never returned.
   - O(state=absent) drops the database and the role (PostgreSQL) or the ACL line (Redis), and
-    removes O(password_file). The site playbook takes a final dump first.
+    removes O(password_file), with the same refusals. The backup playbook takes a final dump first.
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)
 options:
@@ -82,6 +89,7 @@ created:
 """
 
 import hashlib
+import json
 import os
 import secrets
 import subprocess
@@ -98,32 +106,93 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def marker(app: str) -> str:
+    """The comment on the role and the database this module made: only those are ever changed."""
+    return f"pyweb.deploy app {app}"
+
+
+def postgresql_found_sql(app: str) -> str:
+    """One JSON line: the role and the database named after the app (null when missing), with
+    what decides whether they are the collection's (the comment) and whether the role is privileged."""
+    name = quote_literal(app)
+    return (
+        "SELECT json_build_object("
+        "'role', (SELECT json_build_object('comment', shobj_description(oid, 'pg_authid'), "
+        "'privileged', rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls) "
+        f"FROM pg_roles WHERE rolname = {name}), "
+        "'database', (SELECT json_build_object('comment', shobj_description(oid, 'pg_database'), "
+        "'owner', pg_get_userbyid(datdba)) "
+        f"FROM pg_database WHERE datname = {name}));\n")
+
+
+def postgresql_refusal(app: str, found: dict) -> str | None:
+    """Why the role or database named after the app must not be touched, or None.
+
+    A role is the app's only if this module made it (its comment) and it has no privilege beyond
+    LOGIN; a database only if this module made it or it belongs to that role. Anything else with
+    the app's name (an admin's role, ``postgres``, another tool's database) is never taken over:
+    no new password, no LOGIN, no new owner, no DROP."""
+    role, database = found.get("role"), found.get("database")
+    if role is not None:
+        if role.get("privileged"):
+            return (f"the PostgreSQL role {app!r} exists with privileges (superuser, createrole, createdb, "
+                    "replication or bypassrls); an app's role is never one of those")
+        if role.get("comment") != marker(app):
+            return (f"the PostgreSQL role {app!r} exists and was not made by pyweb.deploy (its comment "
+                    f"is not {marker(app)!r}); rename the app or drop that role")
+    if database is not None and database.get("comment") != marker(app) and not (
+            role is not None and database.get("owner") == app):
+        return (f"the PostgreSQL database {app!r} exists and was not made by pyweb.deploy (its comment "
+                f"is not {marker(app)!r}); rename the app or drop that database")
+    return None
+
+
 def postgresql_sql(app: str, found: dict, password: str, set_password: bool) -> tuple[str, list]:
     """The SQL that makes the app's role and database as wanted, and what it creates.
 
-    ``found`` says whether the role and the database exist and who owns the database."""
+    ``found`` is what postgresql_found_sql read: the role and the database (None when missing),
+    already checked by postgresql_refusal."""
     role, statements, created = quote_ident(app), [], []
-    if not found["role"]:
+    comment = quote_literal(marker(app))
+    if found.get("role") is None:
         statements.append(f"CREATE ROLE {role} LOGIN PASSWORD {quote_literal(password)};")
+        statements.append(f"COMMENT ON ROLE {role} IS {comment};")
         created.append("role")
     elif set_password:
         statements.append(f"ALTER ROLE {role} LOGIN PASSWORD {quote_literal(password)};")
         created.append("password")
-    if not found["database"]:
+    database = found.get("database")
+    if database is None:
         statements.append(f"CREATE DATABASE {role} OWNER {role};")
         statements.append(f"REVOKE ALL ON DATABASE {role} FROM PUBLIC;")
+        statements.append(f"COMMENT ON DATABASE {role} IS {comment};")
         created.append("database")
-    elif found["owner"] != app:
+    elif database.get("owner") != app:
         statements.append(f"ALTER DATABASE {role} OWNER TO {role};")
         statements.append(f"REVOKE ALL ON DATABASE {role} FROM PUBLIC;")
         created.append("owner")
     return "\n".join(statements), created
 
 
+def postgresql_found(module, app: str) -> dict:
+    found = json.loads(psql(module, postgresql_found_sql(app)).strip())
+    refusal = postgresql_refusal(app, found)
+    if refusal:
+        module.fail_json(msg=f"service_account: {refusal}")
+    return found
+
+
+# Beyond @dangerous (Redis 7.0 puts KEYS there, but not SCAN nor RANDOMKEY): the commands that
+# show other apps' key or channel names (Django's session ids are in its cache keys), or that
+# act on the whole server's scripts and functions. The key patterns do not restrict these.
+REDIS_DENIED = ("-keys", "-scan", "-randomkey", "-pubsub|channels", "-pubsub|shardchannels",
+                "-pubsub|numsub", "-script|flush", "-function")
+
+
 def redis_acl_line(app: str, password: str) -> str:
     digest = hashlib.sha256(password.encode()).hexdigest()
     return (f"user {app} on #{digest} resetkeys ~{app}:* resetchannels &{app}:* "
-            "-@all +@all -@dangerous")
+            "-@all +@all -@dangerous " + " ".join(REDIS_DENIED))
 
 
 DEFAULT_ACL = "user default off resetkeys resetchannels -@all"
@@ -198,11 +267,10 @@ def main():
 
     if p["state"] == "absent":
         if engine == "postgresql":
-            found = psql(module, f"SELECT count(*) FROM pg_database WHERE datname = {quote_literal(app)};\n"
-                                 f"SELECT count(*) FROM pg_roles WHERE rolname = {quote_literal(app)};\n").split()
-            if found[0] != "0":
+            found = postgresql_found(module, app)
+            if found.get("database") is not None:
                 created.append("database")
-            if found[1] != "0":
+            if found.get("role") is not None:
                 created.append("role")
             if created and not module.check_mode:
                 psql(module, f"DROP DATABASE IF EXISTS {quote_ident(app)} WITH (FORCE);\n"
@@ -219,6 +287,8 @@ def main():
                 os.unlink(p["password_file"])
         module.exit_json(changed=bool(created), created=created)
 
+    # A role or database that is not the app's is refused before anything is written.
+    found = postgresql_found(module, app) if engine == "postgresql" else None
     password = p["password"] or kept or secrets.token_urlsafe(32)
     new_password = password != kept
     if new_password:
@@ -226,11 +296,6 @@ def main():
         if not module.check_mode:
             write_secret(p["password_file"], password + "\n")
     if engine == "postgresql":
-        rows = psql(module, f"SELECT 'role' FROM pg_roles WHERE rolname = {quote_literal(app)};\n"
-                            f"SELECT 'owner:' || pg_get_userbyid(datdba) FROM pg_database "
-                            f"WHERE datname = {quote_literal(app)};\n").split()
-        owner = next((row.split(":", 1)[1] for row in rows if row.startswith("owner:")), None)
-        found = {"role": "role" in rows, "database": owner is not None, "owner": owner}
         sql, done = postgresql_sql(app, found, password, new_password)
         created += done
         if sql and not module.check_mode:

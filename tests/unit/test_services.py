@@ -2,6 +2,7 @@
 Redis ACL lines of service_account, and the dumps' pruning (module_utils/dbbackup)."""
 import importlib.util
 import os
+import pwd
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,19 @@ def test_env_of_local_services():
     assert tls["DATABASE_URL"].endswith("?sslmode=require")
 
 
+def test_env_parts_keep_the_apps_name_out_of_the_secrets():
+    spec = app(postgresql={}, redis={})
+    passwords = {"postgresql": "p" * 43, "redis": "r" * 43}
+    secret = services.app_services_env(spec, passwords, part="secret")
+    public = services.app_services_env(spec, passwords, part="public")
+    assert sorted(secret) == ["DATABASE_PASSWORD", "DATABASE_URL", "REDIS_URL"]
+    assert {**secret, **public} == services.app_services_env(spec, passwords)
+    # No secret value is the app's name alone (Ansible would mask "blog" in every result).
+    assert "blog" not in secret.values() and public["DATABASE_NAME"] == "blog"
+    with pytest.raises(ValueError):
+        services.app_services_env(spec, passwords, part="both")
+
+
 def test_env_of_external_services_is_the_url_alone():
     env = services.app_services_env(app(postgresql={"url": "postgresql://u:p@db.example.com/b"},
                                         redis={"url": "rediss://cache.example.com"}), {})
@@ -102,19 +116,63 @@ def test_env_of_external_services_is_the_url_alone():
                    "REDIS_URL": "rediss://cache.example.com", "REDIS_KEY_PREFIX": "blog"}
 
 
+MINE = {"comment": "pyweb.deploy app blog", "privileged": False}
+
+
 def test_postgresql_sql_creates_what_is_missing_only():
-    sql, done = account.postgresql_sql("blog", {"role": False, "database": False, "owner": None}, "it's", True)
+    sql, done = account.postgresql_sql("blog", {"role": None, "database": None}, "it's", True)
     assert done == ["role", "database"]
     assert "CREATE ROLE \"blog\" LOGIN PASSWORD 'it''s';" in sql
     assert 'CREATE DATABASE "blog" OWNER "blog";' in sql and 'REVOKE ALL ON DATABASE "blog" FROM PUBLIC;' in sql
-    assert account.postgresql_sql("blog", {"role": True, "database": True, "owner": "blog"}, "x", False) == ("", [])
-    sql, done = account.postgresql_sql("blog", {"role": True, "database": True, "owner": "postgres"}, "x", True)
+    # Both are marked as the collection's: only marked ones are changed or dropped later.
+    assert "COMMENT ON ROLE \"blog\" IS 'pyweb.deploy app blog';" in sql
+    assert "COMMENT ON DATABASE \"blog\" IS 'pyweb.deploy app blog';" in sql
+    found = {"role": MINE, "database": {"comment": "pyweb.deploy app blog", "owner": "blog"}}
+    assert account.postgresql_sql("blog", found, "x", False) == ("", [])
+    found = {"role": MINE, "database": {"comment": "pyweb.deploy app blog", "owner": "postgres"}}
+    sql, done = account.postgresql_sql("blog", found, "x", True)
     assert done == ["password", "owner"] and "ALTER ROLE" in sql and "OWNER TO" in sql
+
+
+def test_postgresql_found_sql_quotes_the_name():
+    sql = account.postgresql_found_sql("blog")
+    assert "rolname = 'blog'" in sql and "datname = 'blog'" in sql and "rolsuper" in sql
+
+
+@pytest.mark.parametrize("found,message", [
+    ({"role": {"comment": None, "privileged": True}, "database": None}, "exists with privileges"),
+    ({"role": {"comment": "pyweb.deploy app blog", "privileged": True}, "database": None}, "exists with privileges"),
+    ({"role": {"comment": None, "privileged": False}, "database": None}, "role 'blog' exists and was not made by pyweb.deploy"),
+    ({"role": {"comment": "pyweb.deploy app shop", "privileged": False}, "database": None}, "not made by pyweb.deploy"),
+    ({"role": None, "database": {"comment": None, "owner": "postgres"}}, "database 'blog' exists and was not made"),
+    ({"role": None, "database": {"comment": None, "owner": "blog"}}, "database 'blog' exists and was not made"),
+    ({"role": MINE, "database": {"comment": "an admin's", "owner": "admin"}}, "database 'blog' exists and was not made"),
+])
+def test_postgresql_refuses_what_is_not_the_apps(found, message):
+    assert message in account.postgresql_refusal("blog", found)
+
+
+@pytest.mark.parametrize("found", [
+    {"role": None, "database": None},
+    {"role": MINE, "database": None},
+    {"role": MINE, "database": {"comment": "pyweb.deploy app blog", "owner": "blog"}},
+    # The app owns its database and may change its comment: still its own.
+    {"role": MINE, "database": {"comment": "the app's own words", "owner": "blog"}},
+    {"role": None, "database": {"comment": "pyweb.deploy app blog", "owner": "postgres"}},
+])
+def test_postgresql_accepts_the_apps_own(found):
+    assert account.postgresql_refusal("blog", found) is None
 
 
 def test_redis_acl_keeps_other_apps_and_the_default_off():
     line = account.redis_acl_line("blog", "secret")
     assert line.startswith("user blog on #2bb80d53") and "~blog:*" in line and "-@dangerous" in line
+    # Not in Redis 7.0's @dangerous, and not limited by the key patterns: other apps' key and
+    # channel names, the server's scripts and functions.
+    rules = line.split()
+    for denied in ("-scan", "-randomkey", "-keys", "-pubsub|channels", "-pubsub|shardchannels",
+                   "-pubsub|numsub", "-script|flush", "-function"):
+        assert denied in rules and rules.index(denied) > rules.index("+@all"), denied
     text = account.redis_acl_merge("user default on nopass ~* +@all\nuser shop on #ab ~shop:*\n", "blog", line)
     assert text.splitlines() == [account.DEFAULT_ACL, line, "user shop on #ab ~shop:*"]
     assert account.redis_acl_merge(text, "blog", line) == text
@@ -144,23 +202,60 @@ def test_dump_writes_root_only_and_leaves_nothing_when_it_fails(tmp_path):
         def __init__(self, rc):
             self.returncode, self.stderr = rc, b"boom"
 
-    def ok(cmd, stdout, **_):
-        assert cmd[:5] == ["runuser", "-u", "postgres", "--", "pg_dump"]
+    def ok(cmd, stdout, **kwargs):
+        # The app's own user runs pg_dump (not the superuser), with none of root's environment;
+        # root's open file is its standard output.
+        assert cmd[:5] == ["runuser", "-u", "blog", "--", "pg_dump"] and cmd[-2:] == ["-d", "blog"]
+        assert kwargs["env"] == dbbackup.TOOL_ENV
         stdout.write(b"PGDMP")
         return Proc(0)
+
+    def user(name):
+        return pwd.struct_passwd((name, "x", 998, 998, "", "/srv/apps/" + name, "/usr/sbin/nologin"))
 
     folder = tmp_path / "backups" / "blog"
     if os.geteuid() != 0:
         pytest.skip("the backup folder is chowned to root")
-    path = dbbackup.dump("blog", str(folder), "manual", now=0, run=ok)
+    path = dbbackup.dump("blog", str(folder), "manual", now=0, run=ok, getpwnam=user)
     assert Path(path).read_bytes() == b"PGDMP" and (os.stat(path).st_mode & 0o777) == 0o600
     assert (os.stat(folder).st_mode & 0o777) == 0o700
     with pytest.raises(RuntimeError, match="boom"):
-        dbbackup.dump("blog", str(folder), "manual", now=60, run=lambda cmd, stdout, **_: Proc(1))
+        dbbackup.dump("blog", str(folder), "manual", now=60, run=lambda cmd, stdout, **_: Proc(1), getpwnam=user)
     assert sorted(os.listdir(folder)) == [os.path.basename(path)]
 
 
-def test_restore_runs_as_the_superuser_in_one_transaction():
+def test_restore_runs_as_the_app_user_in_one_transaction(tmp_path):
     cmd = dbbackup.restore_command("blog")
-    assert cmd[:5] == ["runuser", "-u", "postgres", "--", "pg_restore"]
-    assert "--single-transaction" in cmd and "--role=blog" in cmd and cmd[-2:] == ["-d", "blog"]
+    assert cmd[:5] == ["runuser", "-u", "blog", "--", "pg_restore"]
+    assert "--single-transaction" in cmd and "--no-owner" in cmd and cmd[-2:] == ["-d", "blog"]
+    seen = {}
+
+    def run(cmd, stdin, **kwargs):
+        seen.update(cmd=cmd, data=stdin.read(), env=kwargs["env"])
+        return type("Proc", (), {"returncode": 0, "stderr": b""})()
+
+    dump = tmp_path / "blog-20260101T000000Z-manual.pgdump"
+    dump.write_bytes(b"PGDMP")
+    user = {"blog": pwd.struct_passwd(("blog", "x", 998, 998, "", "/srv/apps/blog", "/usr/sbin/nologin"))}
+    dbbackup.restore("blog", str(dump), run=run, getpwnam=user.__getitem__)
+    assert seen == {"cmd": cmd, "data": b"PGDMP", "env": dbbackup.TOOL_ENV}
+
+
+@pytest.mark.parametrize("app,message", [
+    ("postgres", "is not an app"),
+    ("root", "is not an app"),
+    ("Blog; x", "is not an app"),
+    ("ghost", "no unix user 'ghost'"),
+    ("toor", "is root"),
+])
+def test_dumps_never_run_as_a_privileged_or_missing_user(tmp_path, app, message):
+    users = {"toor": pwd.struct_passwd(("toor", "x", 0, 0, "", "/root", "/bin/sh"))}
+
+    def run(*_, **__):
+        raise AssertionError("nothing may run")
+
+    with pytest.raises(RuntimeError, match=message):
+        dbbackup.dump(app, str(tmp_path / "b"), "manual", run=run, getpwnam=users.__getitem__)
+    with pytest.raises(RuntimeError, match=message):
+        dbbackup.restore(app, str(tmp_path / "none"), run=run, getpwnam=users.__getitem__)
+    assert not (tmp_path / "b").exists()
