@@ -12,7 +12,7 @@ COLLECTION_LINK := .cache/collections/ansible_collections/pyweb/deploy
 SCENARIO ?=
 PLATFORMS ?=
 
-.PHONY: help setup link lint docs-lint docs unit units sanity matrix test test-env images build importer changelog release ee clean demo demo-clean bench
+.PHONY: help setup link lint docs-lint plugin-docs-lint docs unit units sanity matrix test test-env images build importer changelog release ee clean demo demo-clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,12 +48,19 @@ lint: setup ## yamllint, ansible-lint (production profile), syntax check of ever
 	  echo "syntax ok: $$pb"; \
 	done
 	tools/role-docs --check
+	antsibull-changelog lint
+	@stamp=.cache/docs-lint-ok-$(LINT_KEY); \
+	if [ -e "$$stamp" ]; then echo "plugin docs: passed already on these files ($$stamp)"; \
+	else $(MAKE) --no-print-directory plugin-docs-lint && mkdir -p .cache && rm -f .cache/docs-lint-ok-* && touch "$$stamp"; fi
+
+# ansible-doc on every module, filter and role, then antsibull-docs' lint (about 60 s on 2 cores):
+# `make lint` skips it, as it does ansible-lint, when it passed already on the same file contents.
+plugin-docs-lint: setup
 	@for m in plugins/modules/*.py; do m=$$(basename $$m .py); \
 	  ansible-doc -t module pyweb.deploy.$$m >/dev/null || exit 1; echo "docs ok: module $$m"; done
 	@$(CHECK_FILTER_DOCS)
 	@for r in roles/*/; do r=$$(basename $$r); \
 	  ansible-doc -t role pyweb.deploy.$$r >/dev/null || exit 1; echo "docs ok: role $$r"; done
-	antsibull-changelog lint
 	tools/docs lint
 
 docs-lint: setup ## antsibull-docs lint-collection-docs --plugin-docs (antsibull-docs in .cache/docs-venv)
