@@ -123,6 +123,9 @@ def _unknown(where: str, value: dict, known: set) -> list[str]:
             f"(known: {', '.join(sorted(known))})"]
 
 
+MIN_SECRET_LENGTH = 8
+
+
 def _check_env(where: str, field: str, value) -> list[str]:
     if value is None:
         return []
@@ -134,6 +137,12 @@ def _check_env(where: str, field: str, value) -> list[str]:
             errors.append(f"{where}: {field}: {key!r} is not a valid environment variable name")
         elif isinstance(val, (dict, list)):
             errors.append(f"{where}: {field}: {key} must be a string or number, not a {type(val).__name__}")
+        elif field == "secret_env" and 0 < len(str(val)) < MIN_SECRET_LENGTH:
+            # Ansible hides a secret's value wherever it appears in output: a short one hides
+            # paths and names that contain it (and is no secret).
+            errors.append(f"{where}: secret_env: {key} is shorter than {MIN_SECRET_LENGTH} characters: "
+                          "Ansible hides a secret's value wherever it appears in the output, so a short "
+                          "one hides unrelated text; use a longer value, or env if it is not secret")
     return errors
 
 
