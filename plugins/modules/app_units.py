@@ -8,13 +8,13 @@ DOCUMENTATION = r"""
 module: app_units
 short_description: Stop an app's server, Procfile processes and scheduled jobs, and start them again
 description:
-  - O(state=stopped) stops every unit of the app that runs or waits to run its code: its socket and
+  - O(state=stopped) stops every unit of the app that runs or waits to run its code, its socket and
     server (C(<app>.socket), C(<app>.service)), its Procfile processes (C(<app>-<process>@<n>.service)),
     its scheduled jobs' timers (C(<app>-job-<name>.timer)) and any job running now
     (C(<app>-job-<name>.service)). Only the units that are active are stopped; they are returned in
     RV(stopped), and the ones to start again afterwards in RV(resume) (a job that was running is not
-    run again: its timer starts it at its next time).
-    The app's backup timer (C(<app>-backup.timer)) is left alone: it runs the server's own tools, not the app.
+    run again; its timer starts it at its next time).
+    The app's backup timer (C(<app>-backup.timer)) is left alone; it runs the server's own tools, not the app.
   - O(state=started) starts O(units) (the RV(resume) of the stop), which must all be units of the app
     of the kinds above; anything else fails before anything starts.
   - Used by the restore playbook around a restore, so that nothing of the app's writes to its
