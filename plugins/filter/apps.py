@@ -659,11 +659,12 @@ def apps_health_checks(apps) -> list[dict]:
 _SITE_TLS_KEYS = ("mode", "cert", "key", "acme_email", "redirect")
 
 
-def app_nginx_site(app, app_root="/srv/apps", backend_cert=None) -> dict:
+def app_nginx_site(app, app_root="/srv/apps", backend_cert=None, web_server=None) -> dict:
     """The Nginx site (pyweb.deploy.nginx's nginx_sites item) of one normalized app.
 
     backend_cert: {cert, key} served instead of a self-signed certificate (the backend
-    certificate the load balancers trust)."""
+    certificate the load balancers trust). web_server: 127.0.0.1:<port> of a Procfile web process
+    of its own (the app role's app_web_servers), forwarded to instead of the WSGI socket."""
     name, kind = app["name"], app["type"]
     base = f"{str(app_root).rstrip('/')}/{name}"
     tls = dict(app.get("tls") or {})
@@ -682,6 +683,8 @@ def app_nginx_site(app, app_root="/srv/apps", backend_cert=None) -> dict:
                     client_max_body_size="20m")
     else:
         site.update(backend=proxy)
+    if web_server and kind != "static":
+        site.update(backend="proxy", servers=[{"address": str(web_server), "name": "web"}])
     if kind == "django" or (kind == "flask" and app.get("static_dir") is not None):
         site["static_alias"] = {"url": app.get("static_url") or "/static/",
                                 "path": f"{base}/current/{app.get('static_dir') or 'staticfiles'}/"}
@@ -701,10 +704,11 @@ def _static_cdn(app) -> dict:
     return {"url": path, "expires": "1h", "cors_fonts": True}
 
 
-def apps_nginx_sites(apps, app_root="/srv/apps", backend_certs=None) -> list[dict]:
-    """Every normalized app's Nginx site, in order (backend_certs: app name -> {cert, key})."""
-    certs = backend_certs or {}
-    return [app_nginx_site(app, app_root, certs.get(app["name"])) for app in apps]
+def apps_nginx_sites(apps, app_root="/srv/apps", backend_certs=None, web_servers=None) -> list[dict]:
+    """Every normalized app's Nginx site, in order (backend_certs: app name -> {cert, key};
+    web_servers: app name -> 127.0.0.1:<port> of its Procfile web process of its own)."""
+    certs, web = backend_certs or {}, web_servers or {}
+    return [app_nginx_site(app, app_root, certs.get(app["name"]), web.get(app["name"])) for app in apps]
 
 
 class FilterModule:
