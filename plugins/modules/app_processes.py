@@ -240,7 +240,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 try:
     from ansible_collections.pyweb.deploy.plugins.module_utils import distinfo, envfile, filestate, httpprobe, procfile
-    from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import UnsafePath, components, open_anchor
+    from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import UnsafePath, open_anchor, read_file_at
     from ansible_collections.pyweb.deploy.plugins.module_utils.unitstate import parse_units
 except ImportError:  # tests/unit loads this file alone, with module_utils on sys.path
     import distinfo  # type: ignore[no-redef]
@@ -248,11 +248,10 @@ except ImportError:  # tests/unit loads this file alone, with module_utils on sy
     import filestate  # type: ignore[no-redef]
     import httpprobe  # type: ignore[no-redef]
     import procfile  # type: ignore[no-redef]
-    from safepath import UnsafePath, components, open_anchor  # type: ignore[no-redef]
+    from safepath import UnsafePath, open_anchor, read_file_at  # type: ignore[no-redef]
     from unitstate import parse_units  # type: ignore[no-redef]
 
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 UNIT_DIR = "/etc/systemd/system"
 # The nginx role's folder of upstream files: there once it configured the host.
 NGINX_UPSTREAMS = "/etc/nginx/pyweb/upstreams"
@@ -260,33 +259,16 @@ NGINX_UPSTREAMS = "/etc/nginx/pyweb/upstreams"
 
 def read_in_release(release: str, rel: str):
     """The text of rel in the release, or None when missing; never following a link."""
-    parts = components(rel)
     fd = open_anchor(release)
     try:
-        for name in parts[:-1]:
-            try:
-                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                return None
-            except OSError:
-                raise UnsafePath(f"{release}/{rel}: {name} is not a folder (a link is not followed)") from None
-            os.close(fd)
-            fd = child
-        try:
-            ffd = os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
-        except FileNotFoundError:
-            return None
-        except OSError:
-            raise UnsafePath(f"{release}/{rel} is not a regular file (a link is not followed)") from None
-        with os.fdopen(ffd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise UnsafePath(f"{release}/{rel} is not a regular file")
-            data = handle.read(procfile.MAX_PROCFILE + 1)
-        if len(data) > procfile.MAX_PROCFILE:
-            raise procfile.ProcfileError(f"{rel} is larger than {procfile.MAX_PROCFILE} bytes")
-        return data.decode("utf-8", "replace")
+        found = read_file_at(fd, rel, f"{release}/{rel}", procfile.MAX_PROCFILE)
     finally:
         os.close(fd)
+    if found is None:
+        return None
+    if len(found[0]) > procfile.MAX_PROCFILE:
+        raise procfile.ProcfileError(f"{rel} is larger than {procfile.MAX_PROCFILE} bytes")
+    return found[0].decode("utf-8", "replace")
 
 
 def ensure_secrets(path: str, names: list, check: bool) -> bool:

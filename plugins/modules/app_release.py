@@ -204,14 +204,15 @@ try:
     from ansible_collections.pyweb.deploy.plugins.module_utils import envfile, projectformat, pythons
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import (
         UnsafePath, components, ensure_dir, open_anchor, open_child, remove_tree)
+    from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import read_file_at as _read_file_at
 except ImportError:  # tests/unit loads this file alone, with module_utils on sys.path
     import envfile  # type: ignore[no-redef]
     import projectformat  # type: ignore[no-redef]
     import pythons  # type: ignore[no-redef]
     from safepath import (  # type: ignore[no-redef]
         UnsafePath, components, ensure_dir, open_anchor, open_child, remove_tree)
+    from safepath import read_file_at as _read_file_at  # type: ignore[no-redef]
 
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 # Larger files are not a marker, a requirements file or an environment file.
 MAX_READ = 4 * 1024 * 1024
 
@@ -224,40 +225,9 @@ def venv_name(requirements_sha256: str, python: str, packages: list) -> str:
 
 
 def read_file_at(dir_fd: int, rel: str, shown: str):
-    """(bytes, stat) of the regular file rel under dir_fd, never following a link; None when missing.
-    A link, a folder or another kind of entry at rel raises UnsafePath."""
-    parts = components(rel)
-    fd = os.dup(dir_fd)
-    try:
-        for i, name in enumerate(parts[:-1]):
-            try:
-                child = open_child(fd, name, shown.rsplit("/", len(parts) - 1 - i)[0])
-            except FileNotFoundError:
-                return None
-            os.close(fd)
-            fd = child
-        try:
-            ffd = os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise UnsafePath(f"{shown} is not a regular file ({exc.strerror})") from None
-        try:
-            st = os.fstat(ffd)
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsafePath(f"{shown} is not a regular file")
-            chunks, size = [], 0
-            while size <= MAX_READ:
-                chunk = os.read(ffd, 65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            return b"".join(chunks), st
-        finally:
-            os.close(ffd)
-    finally:
-        os.close(fd)
+    """(bytes, stat) of the regular file rel under dir_fd, never following a link; None when missing
+    (safepath.read_file_at, at most MAX_READ bytes)."""
+    return _read_file_at(dir_fd, rel, shown, MAX_READ)
 
 
 def read_marker(data) -> dict:
