@@ -50,6 +50,13 @@ options:
     description: Whether the app runs in a virtualenv with an environment file (Django, Flask); false for a static site.
     type: bool
     default: false
+  discard_new:
+    description:
+      - The release was fetched by this run (O(action=check)): when the app's project format or
+        Python is refused, its folder is removed (never following a link; never the release
+        C(current) names), so that no unbuildable release is left behind.
+    type: bool
+    default: false
   requirements:
     description: The requirements file, relative to the release (O(wsgi=true)); empty to detect the project format.
     type: str
@@ -203,14 +210,14 @@ from ansible.module_utils.basic import AnsibleModule
 try:
     from ansible_collections.pyweb.deploy.plugins.module_utils import envfile, projectformat, pythons
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import (
-        UnsafePath, components, ensure_dir, open_anchor, open_child, remove_tree)
+        UnsafePath, components, ensure_dir, lstat_at, open_anchor, open_child, remove_tree)
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import read_file_at as _read_file_at
 except ImportError:  # tests/unit loads this file alone, with module_utils on sys.path
     import envfile  # type: ignore[no-redef]
     import projectformat  # type: ignore[no-redef]
     import pythons  # type: ignore[no-redef]
     from safepath import (  # type: ignore[no-redef]
-        UnsafePath, components, ensure_dir, open_anchor, open_child, remove_tree)
+        UnsafePath, components, ensure_dir, lstat_at, open_anchor, open_child, remove_tree)
     from safepath import read_file_at as _read_file_at  # type: ignore[no-redef]
 
 # Larger files are not a marker, a requirements file or an environment file.
@@ -532,6 +539,30 @@ def keep(params: dict, check_mode: bool) -> dict:
     return result
 
 
+def discard_release(base_dir: str, release: str) -> bool:
+    """Remove releases/<release> of a release this run fetched and refused, unless current names
+    it; never following a link. Returns whether it was removed."""
+    components(release)
+    base = base_dir.rstrip("/")
+    try:
+        if os.path.basename(os.readlink(f"{base}/current").rstrip("/")) == release:
+            return False
+    except OSError:
+        pass
+    bfd = open_anchor(base)
+    try:
+        rfd = open_child(bfd, "releases", f"{base}/releases")
+        try:
+            if lstat_at(rfd, release) is not None:
+                remove_tree(rfd, release)
+                return True
+            return False
+        finally:
+            os.close(rfd)
+    finally:
+        os.close(bfd)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -539,6 +570,7 @@ def main():
             "base_dir": {"type": "path", "required": True},
             "release": {"type": "str", "required": True},
             "wsgi": {"type": "bool", "default": False},
+            "discard_new": {"type": "bool", "default": False},
             "requirements": {"type": "str", "default": ""},
             "project_format": {"type": "str", "default": "auto",
                                "choices": ["auto"] + list(projectformat.FORMAT_NAMES)},
@@ -560,8 +592,12 @@ def main():
     except UnsafePath as exc:
         module.fail_json(msg=f"{params['base_dir']}: {exc}; root does not follow links there.")
     except (projectformat.FormatError, pythons.PythonError) as exc:
+        removed = (params["discard_new"] and params["action"] == "check" and not module.check_mode
+                   and discard_release(params["base_dir"], params["release"]))
         module.fail_json(msg=f"{os.path.basename(params['base_dir'].rstrip('/'))}: {exc}. Nothing was "
-                             "built and current was left as it was.")
+                             "built and current was left as it was"
+                             + (f"; the release fetched for it (releases/{params['release']}) was removed." if removed
+                                else "."))
     except OSError as exc:
         module.fail_json(msg=f"{params['base_dir']}: {exc}")
     if module._diff and result["changed"]:
