@@ -149,6 +149,10 @@ project:
     python_asked: {description: "What the app asks for: spec, source, text (empty spec: nothing).", type: dict}
     python_install: {description: "Whether that interpreter comes from the distribution and is not installed yet.", type: bool}
     venv_name: {description: "The virtualenv's folder name in C(venvs/).", type: str}
+static_dir:
+  description: The static folder the release's build marker names (a Django release's, adopted from its settings or the app's own); empty when none.
+  returned: always
+  type: str
 built:
   description: Whether the release has a build marker (root's), whatever virtualenv it names.
   returned: always
@@ -388,7 +392,7 @@ def check(params: dict, check_mode: bool) -> dict:
     release = params["release"]
     components(release)
     result = {"venv": "", "requirements_found": False, "key_created": False, "marked_failed": False,
-              "used": [], "pruned": [], "env_kept": False}
+              "used": [], "pruned": [], "env_kept": False, "static_dir": ""}
     key = None
     rel_path = f"{base}/releases/{release}"
     # What the release installs, and with which Python: a refusal here comes before anything changes.
@@ -417,6 +421,8 @@ def check(params: dict, check_mode: bool) -> dict:
             got = read_file_at(rfd, ".pyweb-built", f"{rel_path}/.pyweb-built")
             if got is not None:
                 marker, marker_uid = read_marker(got[0]), got[1].st_uid
+                folder = marker.get("static_dir") if marker_uid == 0 else None
+                result["static_dir"] = folder if isinstance(folder, str) else ""
             result["marked_failed"] = os.path.lexists(f"{rel_path}/.pyweb-failed")
         finally:
             os.close(rfd)

@@ -79,3 +79,10 @@ def test_a_procfile_web_process_of_its_own_is_forwarded_to_its_loopback_port():
     assert shop["backend"] == "proxy" and shop["servers"] == [{"address": "127.0.0.1:20201", "name": "web"}]
     assert "servers" not in blog and blog["backend"] == "uwsgi"
     assert "servers" not in apps.apps_nginx_sites(normalized)[0]
+
+
+def test_a_django_static_folder_adopted_from_the_settings_is_served():
+    raw = {"name": "cms", "type": "django", "domains": ["cms.test"], "source": {"path": "/x"}}
+    [adopted] = apps.apps_nginx_sites(apps.apps_normalized([raw]), "/srv/apps", None, None, {"cms": "static"})
+    assert adopted["static_alias"]["path"] == "/srv/apps/cms/current/static/"
+    assert site(raw)["static_alias"]["path"] == "/srv/apps/cms/current/staticfiles/"
