@@ -203,3 +203,14 @@ def test_discard_release_removes_a_refused_new_release_but_never_current_nor_thr
     assert (base / "releases" / "other").is_dir()
     with pytest.raises(safepath.UnsafePath):
         app_release.discard_release(str(base), "../outside")
+
+
+@root_only
+def test_the_static_folder_the_marker_names_is_returned(app):
+    assert app_release.check(params(app), False)["static_dir"] == ""
+    marker = app / "releases" / REL / ".pyweb-built"
+    marker.write_text(json.dumps({"id": REL, "venv": venv_of(app), "static_dir": "static"}))
+    result = app_release.check(params(app), False)
+    assert result["static_dir"] == "static" and result["up_to_date"], result["reasons"]
+    marker.write_text(json.dumps({"id": REL, "venv": venv_of(app), "static_dir": ["x"]}))
+    assert app_release.check(params(app), False)["static_dir"] == ""
