@@ -25,7 +25,7 @@ description:
     C(WorkingDirectory)); the stop is graceful (C(SIGTERM), then the unit's C(TimeoutStopSec)).
     It records what they run with in O(state_file) (root, 0600).
   - A Procfile C(web) that is not Gunicorn or uWSGI naming a WSGI app (C(python app.py),
-    C(uvicorn app:app --port $PORT)) is a server of its own: it runs as
+    C(uvicorn app:app --port $PORT)) is a server of its own, which runs as
     C(<app>-web-<port>.service) on one of two loopback ports of the app's (C(20000 + 2 x uid) and
     the next), with C(PORT) set. O(action=web_plan) tells which port serves (from O(state_file)
     and the units that run) and which one a new release starts on, and the pids of Nginx's
@@ -61,8 +61,8 @@ options:
     default: app.json
   wsgi_server:
     description:
-      - The app's WSGI server (O(action=read)). A Procfile web line must run it on a WSGI app
-        (C(gunicorn module:app), C(uwsgi --module module)); any other web command fails, naming it.
+      - The app's WSGI server (O(action=read)). A Procfile web line that runs the other one on a
+        WSGI app fails, naming it; a web line that runs neither is a server of its own (RV(web_process)).
     type: str
     choices: [gunicorn, uwsgi]
     default: gunicorn

@@ -52,9 +52,9 @@ options:
     default: false
   discard_new:
     description:
-      - The release was fetched by this run (O(action=check)): when the app's project format or
+      - "The release was fetched by this run (O(action=check)): when the app's project format or
         Python is refused, its folder is removed (never following a link; never the release
-        C(current) names), so that no unbuildable release is left behind.
+        C(current) names), so that no unbuildable release is left behind."
     type: bool
     default: false
   requirements:
