@@ -668,11 +668,16 @@ def apps_health_checks(apps) -> list[dict]:
 _SITE_TLS_KEYS = ("mode", "cert", "key", "acme_email", "redirect")
 
 
-def app_nginx_site(app, app_root="/srv/apps", backend_cert=None) -> dict:
+def app_nginx_site(app, app_root="/srv/apps", backend_cert=None, web_server=None, static_dir=None) -> dict:
     """The Nginx site (pyweb.deploy.nginx's nginx_sites item) of one normalized app.
 
     backend_cert: {cert, key} served instead of a self-signed certificate (the backend
-    certificate the load balancers trust)."""
+    certificate the load balancers trust). web_server: 127.0.0.1:<port> of a Procfile web process
+    of its own (the app role's app_web_servers), forwarded to instead of the WSGI socket.
+    static_dir: a Django release's static folder the app role adopted from its settings
+    (app_static_dirs), served instead of the app's static_dir."""
+    if static_dir and app["type"] == "django":
+        app = {**app, "static_dir": static_dir}
     name, kind = app["name"], app["type"]
     base = f"{str(app_root).rstrip('/')}/{name}"
     tls = dict(app.get("tls") or {})
@@ -691,6 +696,8 @@ def app_nginx_site(app, app_root="/srv/apps", backend_cert=None) -> dict:
                     client_max_body_size="20m")
     else:
         site.update(backend=proxy)
+    if web_server and kind != "static":
+        site.update(backend="proxy", servers=[{"address": str(web_server), "name": "web"}])
     if kind == "django" or (kind == "flask" and app.get("static_dir") is not None):
         site["static_alias"] = {"url": app.get("static_url") or "/static/",
                                 "path": f"{base}/current/{app.get('static_dir') or 'staticfiles'}/"}
@@ -710,10 +717,13 @@ def _static_cdn(app) -> dict:
     return {"url": path, "expires": "1h", "cors_fonts": True}
 
 
-def apps_nginx_sites(apps, app_root="/srv/apps", backend_certs=None) -> list[dict]:
-    """Every normalized app's Nginx site, in order (backend_certs: app name -> {cert, key})."""
-    certs = backend_certs or {}
-    return [app_nginx_site(app, app_root, certs.get(app["name"])) for app in apps]
+def apps_nginx_sites(apps, app_root="/srv/apps", backend_certs=None, web_servers=None, static_dirs=None) -> list[dict]:
+    """Every normalized app's Nginx site, in order (backend_certs: app name -> {cert, key};
+    web_servers: app name -> 127.0.0.1:<port> of its Procfile web process of its own;
+    static_dirs: app name -> the static folder adopted from a Django release's settings)."""
+    certs, web, static = backend_certs or {}, web_servers or {}, static_dirs or {}
+    return [app_nginx_site(app, app_root, certs.get(app["name"]), web.get(app["name"]), static.get(app["name"]))
+            for app in apps]
 
 
 class FilterModule:

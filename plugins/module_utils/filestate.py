@@ -213,6 +213,18 @@ def _write(path: str, content: bytes, mode: int, uid: int, gid: int) -> None:
         raise
 
 
+def read_file(path: str):
+    """The bytes of the regular file at path, or None (absent, or not a regular file); a link at
+    path is not followed."""
+    return _read(path)
+
+
+def write_file(path: str, content: bytes, mode: int, uid: int, gid: int) -> None:
+    """Replace path with content (a new file renamed over it: a link at path is replaced, never
+    written through), owned uid:gid with mode, synced."""
+    _write(path, content, mode, uid, gid)
+
+
 def apply(p: dict, rebase=None) -> None:
     """Carry out a plan, on the host or (rebase maps each path) on a scratch copy."""
     where = rebase or (lambda path: path)

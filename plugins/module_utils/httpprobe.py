@@ -7,7 +7,8 @@ the alerts role ships this same file beside its health-check script (roles/alert
 judges an answer exactly as a deploy does.
 
 ``p`` is a dict with the keys of http_check's options: domain, path, scheme, address, port,
-status, contains, validate_certs, timeout, retries, delay.
+status, contains, validate_certs, timeout, retries, delay; and optionally headers (more request
+headers, such as X-Forwarded-Proto for an app asked directly as Nginx would forward to it).
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def ask(p):
     else:
         conn = http.client.HTTPConnection(p["address"], port, timeout=p["timeout"])
     try:
-        conn.request("GET", p["path"], headers={"Host": p["domain"], "User-Agent": "pyweb.deploy-health-check"})
+        headers = {"Host": p["domain"], "User-Agent": "pyweb.deploy-health-check", **(p.get("headers") or {})}
+        conn.request("GET", p["path"], headers=headers)
         resp = conn.getresponse()
         body = resp.read(65536).decode("utf-8", "replace")
         return resp.status, body

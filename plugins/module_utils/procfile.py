@@ -9,6 +9,8 @@ pyweb.deploy.app_processes reads the files from the release and acts on what the
   naming its number.
 - ``web_wsgi``: the ``web`` command, when it is Gunicorn or uWSGI naming a WSGI app, as the WSGI
   app and the server options the wsgi role takes (the collection serves it on its own socket).
+- ``web_ports`` / ``web_plan`` / ``web_retire_plan``: any other ``web`` command runs as a process
+  of its own on one of two loopback ports (blue/green), behind Nginx.
 - ``exec_start``: a command line as systemd's ExecStart= runs it through ``/bin/sh -c``.
 - ``app_json_env``: app.json's ``env`` as defaults, secrets to generate and required names missing.
 - ``plan_processes``: the Procfile's processes with their counts (``processes: {worker: 2}``).
@@ -182,19 +184,74 @@ def web_wsgi(command: str):
     return None
 
 
-def check_web(command: str, wsgi_server: str) -> dict:
-    """web_wsgi(command), or a ProcfileError saying why the collection cannot serve it as written:
-    another kind of command (its own server, ASGI, a script), or the other WSGI server than the
-    app's wsgi_server (Nginx speaks HTTP to Gunicorn and the uwsgi protocol to uWSGI)."""
+def check_web(command: str, wsgi_server: str):
+    """web_wsgi(command), None for a web command that is a server of its own (``python app.py``,
+    ``uvicorn app:app --port $PORT``: run as the web process on a loopback port, see web_ports),
+    or a ProcfileError for the other WSGI server than the app's wsgi_server (Nginx speaks HTTP to
+    Gunicorn and the uwsgi protocol to uWSGI)."""
     found = web_wsgi(command)
     if found is None:
-        raise ProcfileError(f"the Procfile's web process ({command[:120]!r}) is not Gunicorn or uWSGI naming a "
-                            "WSGI app (web: gunicorn module:app), the only web process this collection serves "
-                            "(behind Nginx, on its socket); write it so, or set procfile: false and wsgi_app")
+        return None
     if found["server"] != wsgi_server:
         raise ProcfileError(f"the Procfile's web process runs {found['server']}, but wsgi_server is {wsgi_server}: "
                             f"set wsgi_server: {found['server']} (Nginx speaks to each differently)")
     return found
+
+
+# A web process that is its own server listens on PORT, one of two loopback ports of the app's
+# own (blue/green): the new release starts on the idle one, Nginx switches to it once it answers
+# its health check, then the old one stops. Below the kernel's ephemeral range (32768-60999 on
+# Linux), so no outgoing connection holds one; two per uid, so no two apps of a host share one.
+WEB_PORT_BASE = 20000
+WEB_PORT_LIMIT = 32768
+
+
+def web_ports(uid: int) -> list:
+    """The app's two web ports, from its user's uid (unique on the host)."""
+    first = WEB_PORT_BASE + 2 * int(uid)
+    if uid < 0 or first + 1 >= WEB_PORT_LIMIT:
+        raise ProcfileError(f"the app's uid {uid} is too high for its web ports ({WEB_PORT_BASE} + 2 x uid must stay "
+                            f"below {WEB_PORT_LIMIT}); give the app a system account (uid below "
+                            f"{(WEB_PORT_LIMIT - WEB_PORT_BASE) // 2 - 1})")
+    return [first, first + 1]
+
+
+def web_unit(app: str, port: int) -> str:
+    """The unit of the web process on a port: <app>-web-<port>.service (not an instance of a
+    process template, whose names have an @)."""
+    return f"{app}-web-{int(port)}.service"
+
+
+def web_plan(ports: list, recorded, running: list) -> dict:
+    """Which port serves and which one a new release starts on.
+
+    recorded: the port the last switch recorded (or None); running: the ports whose units run.
+    The active port is the recorded one when it runs, else the one port that runs, else none;
+    the next port is the other one (the first when none is active)."""
+    running = [p for p in ports if p in running]
+    if recorded in running:
+        active = recorded
+    elif len(running) == 1:
+        active = running[0]
+    else:
+        active = None
+    following = ports[1] if active == ports[0] else ports[0]
+    return {"active": active, "next": following}
+
+
+def web_retire_plan(ports: list, keep: int, running: list, enabled: list) -> dict:
+    """After Nginx moved to keep: start (and enable) keep when it does not run or is not enabled,
+    stop and disable the other port's unit when it runs or is enabled."""
+    if keep not in ports:
+        raise ProcfileError(f"port {keep} is not one of the app's web ports {ports}")
+    other = [p for p in ports if p != keep and (p in running or p in enabled)]
+    return {"start": keep not in running or keep not in enabled, "stop": other}
+
+
+def nginx_workers(processes: list) -> list:
+    """The pids of Nginx's worker processes, from (pid, cmdline) pairs: the ones a reload replaces,
+    whose exit tells that no worker sends requests to the old upstream any more."""
+    return sorted(pid for pid, cmdline in processes if cmdline.startswith("nginx: worker process"))
 
 
 def exec_start(command: str) -> str:

@@ -77,6 +77,48 @@ def open_child(dir_fd: int, name: str, shown: str) -> int:
         raise UnsafePath(f"{shown} is a {_kind(st) if st else 'missing entry'}, not a folder") from None
 
 
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def read_file_at(dir_fd: int, rel: str, shown: str, limit: int):
+    """(bytes, stat) of the regular file rel under dir_fd, or None when it or a folder on its way
+    is missing; never following a link. At most limit + 1 bytes are read (more than limit: the
+    caller tells the file is too large). A link, a folder or another kind of entry at rel, or on
+    its way, raises UnsafePath; shown is rel's path for messages."""
+    parts = components(rel)
+    fd = os.dup(dir_fd)
+    try:
+        for i, name in enumerate(parts[:-1]):
+            try:
+                child = open_child(fd, name, shown.rsplit("/", len(parts) - 1 - i)[0])
+            except FileNotFoundError:
+                return None
+            os.close(fd)
+            fd = child
+        try:
+            ffd = os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise UnsafePath(f"{shown} is not a regular file ({exc.strerror})") from None
+        try:
+            st = os.fstat(ffd)
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsafePath(f"{shown} is not a regular file")
+            chunks, size = [], 0
+            while size <= limit:
+                chunk = os.read(ffd, min(65536, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            return b"".join(chunks), st
+        finally:
+            os.close(ffd)
+    finally:
+        os.close(fd)
+
+
 def describe(st) -> dict:
     """What an entry is, for before/after reports."""
     if st is None:

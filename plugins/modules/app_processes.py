@@ -24,6 +24,17 @@ description:
     environment file changed since they were started (a new release moves their
     C(WorkingDirectory)); the stop is graceful (C(SIGTERM), then the unit's C(TimeoutStopSec)).
     It records what they run with in O(state_file) (root, 0600).
+  - A Procfile C(web) that is not Gunicorn or uWSGI naming a WSGI app (C(python app.py),
+    C(uvicorn app:app --port $PORT)) is a server of its own, which runs as
+    C(<app>-web-<port>.service) on one of two loopback ports of the app's (C(20000 + 2 x uid) and
+    the next), with C(PORT) set. O(action=web_plan) tells which port serves (from O(state_file)
+    and the units that run) and which one a new release starts on, and the pids of Nginx's
+    workers; O(action=web_start) (re)starts the unit on O(port) (its file written before) and
+    asks it for O(health) on C(127.0.0.1), stopping it again and failing with its journal when it
+    does not answer; O(action=web_retire), once Nginx's upstream names O(port), waits for the
+    Nginx workers of O(wait_pids) to exit (they may still send requests to the old port), stops
+    and disables the other port's unit, enables O(port)'s (starting it if it does not run) and
+    records O(port) in O(state_file).
   - Check mode reports what would change and changes nothing.
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)
@@ -31,7 +42,7 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [read, retire, apply]
+    choices: [read, retire, apply, web_plan, web_start, web_retire]
     default: read
   app:
     description: The app's name (its units start with it).
@@ -50,8 +61,8 @@ options:
     default: app.json
   wsgi_server:
     description:
-      - The app's WSGI server (O(action=read)). A Procfile web line must run it on a WSGI app
-        (C(gunicorn module:app), C(uwsgi --module module)); any other web command fails, naming it.
+      - The app's WSGI server (O(action=read)). A Procfile web line that runs the other one on a
+        WSGI app fails, naming it; a web line that runs neither is a server of its own (RV(web_process)).
     type: str
     choices: [gunicorn, uwsgi]
     default: gunicorn
@@ -92,8 +103,31 @@ options:
     elements: path
     default: []
   state_file:
-    description: Where O(action=apply) records what the processes run with.
+    description: Where O(action=apply) records what the processes run with, or the web actions the port that serves.
     type: path
+  port:
+    description: The web port to start (O(action=web_start)) or to keep (O(action=web_retire)).
+    type: int
+  health:
+    description:
+      - O(action=web_start)'s health check, asked of C(127.0.0.1:<port>) as Nginx would forward it; keys
+        C(path), C(domain), C(status), C(contains), C(timeout), C(retries), C(https) (sets C(X-Forwarded-Proto)).
+    type: dict
+    default: {}
+  env_file:
+    description:
+      - The environment file the release runs with (O(action=web_start)); copied to
+        C(/etc/pyweb/<app>.web-<port>.env), which the port's unit reads.
+    type: path
+  start_timeout:
+    description: Seconds O(action=web_start) waits for the port to accept a connection.
+    type: int
+    default: 60
+  wait_pids:
+    description: Nginx worker pids (RV(nginx_workers) of O(action=web_plan)) O(action=web_retire) waits for, at most 60 seconds.
+    type: list
+    elements: int
+    default: []
 """
 
 EXAMPLES = r"""
@@ -126,6 +160,34 @@ services:
 web:
   description: The Procfile's web command, or null.
   type: str
+  returned: success
+web_process:
+  description: Whether the web command is a server of its own (not Gunicorn or uWSGI naming a WSGI app), run on a loopback port.
+  type: bool
+  returned: success
+web_exec_start:
+  description: The web process's C(ExecStart=) when RV(web_process) is true, else null.
+  type: str
+  returned: success
+ports:
+  description: The app's two web ports (O(action=web_plan)).
+  type: list
+  returned: success
+active:
+  description: The web port that serves, or null (O(action=web_plan)).
+  type: int
+  returned: success
+next:
+  description: The web port a new release starts on (O(action=web_plan)).
+  type: int
+  returned: success
+nginx_workers:
+  description: The pids of Nginx's worker processes (O(action=web_plan)).
+  type: list
+  returned: success
+nginx_ready:
+  description: Whether the nginx role configured the host (its upstreams folder is there; O(action=web_plan)).
+  type: bool
   returned: success
 web_wsgi:
   description: The web command as C(server), C(wsgi_app), C(options) and C(ignored) options when it runs Gunicorn or uWSGI on a WSGI app; null otherwise.
@@ -168,56 +230,45 @@ stopped:
 import hashlib
 import json
 import os
+import pwd
 import secrets
+import socket
 import stat
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 try:
-    from ansible_collections.pyweb.deploy.plugins.module_utils import distinfo, envfile, procfile
-    from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import UnsafePath, components, open_anchor
+    from ansible_collections.pyweb.deploy.plugins.module_utils import distinfo, envfile, filestate, httpprobe, procfile
+    from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import UnsafePath, open_anchor, read_file_at
     from ansible_collections.pyweb.deploy.plugins.module_utils.unitstate import parse_units
 except ImportError:  # tests/unit loads this file alone, with module_utils on sys.path
     import distinfo  # type: ignore[no-redef]
     import envfile  # type: ignore[no-redef]
+    import filestate  # type: ignore[no-redef]
+    import httpprobe  # type: ignore[no-redef]
     import procfile  # type: ignore[no-redef]
-    from safepath import UnsafePath, components, open_anchor  # type: ignore[no-redef]
+    from safepath import UnsafePath, open_anchor, read_file_at  # type: ignore[no-redef]
     from unitstate import parse_units  # type: ignore[no-redef]
 
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 UNIT_DIR = "/etc/systemd/system"
+# The nginx role's folder of upstream files: there once it configured the host.
+NGINX_UPSTREAMS = "/etc/nginx/pyweb/upstreams"
 
 
 def read_in_release(release: str, rel: str):
     """The text of rel in the release, or None when missing; never following a link."""
-    parts = components(rel)
     fd = open_anchor(release)
     try:
-        for name in parts[:-1]:
-            try:
-                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                return None
-            except OSError:
-                raise UnsafePath(f"{release}/{rel}: {name} is not a folder (a link is not followed)") from None
-            os.close(fd)
-            fd = child
-        try:
-            ffd = os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
-        except FileNotFoundError:
-            return None
-        except OSError:
-            raise UnsafePath(f"{release}/{rel} is not a regular file (a link is not followed)") from None
-        with os.fdopen(ffd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise UnsafePath(f"{release}/{rel} is not a regular file")
-            data = handle.read(procfile.MAX_PROCFILE + 1)
-        if len(data) > procfile.MAX_PROCFILE:
-            raise procfile.ProcfileError(f"{rel} is larger than {procfile.MAX_PROCFILE} bytes")
-        return data.decode("utf-8", "replace")
+        found = read_file_at(fd, rel, f"{release}/{rel}", procfile.MAX_PROCFILE)
     finally:
         os.close(fd)
+    if found is None:
+        return None
+    if len(found[0]) > procfile.MAX_PROCFILE:
+        raise procfile.ProcfileError(f"{rel} is larger than {procfile.MAX_PROCFILE} bytes")
+    return found[0].decode("utf-8", "replace")
 
 
 def ensure_secrets(path: str, names: list, check: bool) -> bool:
@@ -272,7 +323,8 @@ def default_workers() -> int:
 
 
 def read(module, p) -> dict:
-    result = {"changed": False, "found": False, "services": {}, "web": None, "web_wsgi": None, "release": None,
+    result = {"changed": False, "found": False, "services": {}, "web": None, "web_wsgi": None, "web_process": False,
+              "web_exec_start": None, "release": None,
               "env_defaults": {}, "secret_names": [], "web_concurrency": default_workers(), "ignored": []}
     jobs = []
     for job in p["schedules"]:
@@ -295,6 +347,8 @@ def read(module, p) -> dict:
             result.update(found=True, services=plan["services"], web=plan["web"], release=plan["release"])
             if plan["web"]:
                 result["web_wsgi"] = procfile.check_web(plan["web"], p["wsgi_server"])
+                result["web_process"] = result["web_wsgi"] is None
+                result["web_exec_start"] = procfile.exec_start(plan["web"]) if result["web_process"] else None
         elif p["counts"]:
             raise procfile.ProcfileError(f"processes is set but the release has no {p['procfile']}")
         data = read_in_release(release, p["app_json"]) if p["app_json"] else None
@@ -427,10 +481,164 @@ def apply(module, p) -> dict:
     return result
 
 
+# --- a web process that is its own server (blue/green on two loopback ports) -------------------
+
+def web_env_file(app, port) -> str:
+    """The environment file of the web process on a port (the unit template's EnvironmentFile=)."""
+    return f"/etc/pyweb/{app}.web-{int(port)}.env"
+
+
+def _record(path):
+    try:
+        data = json.loads(distinfo.read_text(path) or "{}") if path else {}
+    except ValueError:
+        data = {}
+    port = data.get("active") if isinstance(data, dict) else None
+    return port if isinstance(port, int) else None
+
+
+def _write_record(path, port):
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps({"active": port}) + "\n")
+    os.rename(tmp, path)
+
+
+def _ports(module, app):
+    try:
+        uid = pwd.getpwnam(app).pw_uid
+    except KeyError:
+        module.fail_json(msg=f"{app}: the app's user does not exist (its web ports come from its uid)")
+    try:
+        return procfile.web_ports(uid)
+    except procfile.ProcfileError as e:
+        module.fail_json(msg=f"{app}: {e}")
+
+
+def _web_states(module, app, ports):
+    units = [procfile.web_unit(app, port) for port in ports]
+    states = unit_states(module, units)
+    running = [port for port, unit in zip(ports, units)
+               if states[unit]["active"] in ("active", "activating", "reloading")]
+    enabled = [port for port, unit in zip(ports, units) if states[unit]["enabled"] == "enabled"]
+    return running, enabled
+
+
+def _nginx_processes():
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                found.append((int(entry), handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()))
+        except OSError:
+            continue
+    return procfile.nginx_workers(found)
+
+
+def _journal(module, unit):
+    _rc, out, _err = module.run_command(["journalctl", "--no-pager", "-o", "cat", "-n", "20", "-u", unit])
+    return out.strip()[-3000:]
+
+
+def web_plan(module, p) -> dict:
+    ports = _ports(module, p["app"])
+    running, enabled = _web_states(module, p["app"], ports)
+    plan = procfile.web_plan(ports, _record(p["state_file"]), running)
+    return {"changed": False, "ports": ports, "running": running, "enabled": enabled,
+            "units": {str(port): procfile.web_unit(p["app"], port) for port in ports},
+            "nginx_workers": _nginx_processes(), "nginx_ready": os.path.isdir(NGINX_UPSTREAMS), **plan}
+
+
+def web_start(module, p) -> dict:
+    app, port = p["app"], p["port"]
+    if port not in _ports(module, app):
+        module.fail_json(msg=f"{app}: port {port} is not one of the app's web ports")
+    unit = procfile.web_unit(app, port)
+    result = {"changed": True, "port": port, "unit": unit}
+    if module.check_mode:
+        return result
+    # The port's own copy of the environment the release runs with (root:<app> 0640, never printed).
+    content = filestate.read_file(p["env_file"]) if p["env_file"] else None
+    if content is None:
+        module.fail_json(msg=f"{app}: the environment file {p['env_file']} is not there")
+    filestate.write_file(web_env_file(app, port), content, 0o640, 0, pwd.getpwnam(app).pw_gid)
+    module.run_command(["systemctl", "daemon-reload"], check_rc=True)
+    # A restart: a unit left on this port (a failed switch, or the release before last) stops first.
+    rc, _out, err = module.run_command(["systemctl", "restart", "--", unit])
+    problem = "" if rc == 0 else f"systemctl restart {unit} failed: {err.strip()}"
+    deadline = time.monotonic() + p["start_timeout"]
+    while not problem:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                break
+        except OSError:
+            pass
+        states = unit_states(module, [unit])
+        if states[unit]["active"] not in ("active", "activating", "reloading"):
+            problem = f"{unit} stopped before it listened on 127.0.0.1:{port}"
+        elif time.monotonic() > deadline:
+            problem = f"{unit} did not listen on 127.0.0.1:{port} within {p['start_timeout']} seconds"
+        else:
+            time.sleep(0.5)
+    if not problem:
+        health = p["health"] or {}
+        ok, answer = httpprobe.check({
+            "address": "127.0.0.1", "port": port, "scheme": "http", "domain": str(health.get("domain", "localhost")),
+            "path": str(health.get("path", "/")), "status": int(health.get("status", 200)),
+            "contains": str(health.get("contains", "")), "validate_certs": False,
+            "timeout": int(health.get("timeout", 10)), "retries": int(health.get("retries", 3)), "delay": 1,
+            "headers": {"X-Forwarded-Proto": "https"} if health.get("https") else {}})
+        if ok:
+            return {**result, "status": answer["status"]}
+        problem = answer["msg"].replace("http://", "", 1)
+    journal = _journal(module, unit)
+    module.run_command(["systemctl", "stop", "--", unit])
+    module.fail_json(msg=f"{app}: {problem}", journal=journal, **result)
+    return result
+
+
+def web_retire(module, p) -> dict:
+    app, keep = p["app"], p["port"]
+    ports = _ports(module, app)
+    running, enabled = _web_states(module, app, ports)
+    try:
+        plan = procfile.web_retire_plan(ports, keep, running, enabled)
+    except procfile.ProcfileError as e:
+        module.fail_json(msg=f"{app}: {e}")
+    stop = [procfile.web_unit(app, port) for port in plan["stop"]]
+    record = _record(p["state_file"]) != keep
+    result = {"changed": bool(plan["start"] or stop or record), "stopped": stop, "started": plan["start"]}
+    if module.check_mode or not result["changed"]:
+        return result
+    if stop:
+        # Nginx's old workers may still forward requests to the old port: they exit once those are done.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in p["wait_pids"]):
+            time.sleep(0.2)
+        rc, _out, err = module.run_command(["systemctl", "disable", "--now", "--"] + stop)
+        if rc != 0:
+            module.fail_json(msg=f"{app}: stopping {', '.join(stop)} failed: {err.strip()}", **result)
+    if plan["start"]:
+        unit = procfile.web_unit(app, keep)
+        rc, _out, err = module.run_command(["systemctl", "enable", "--now", "--", unit])
+        if rc != 0:
+            module.fail_json(msg=f"{app}: starting {unit} failed: {err.strip()}\n{_journal(module, unit)}", **result)
+    if p["state_file"]:
+        _write_record(p["state_file"], keep)
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
-            "action": {"type": "str", "choices": ["read", "retire", "apply"], "default": "read"},
+            "action": {"type": "str", "choices": ["read", "retire", "apply", "web_plan", "web_start", "web_retire"],
+                       "default": "read"},
             "app": {"type": "str", "required": True},
             "release_dir": {"type": "path"},
             "procfile": {"type": "str", "default": "Procfile"},
@@ -444,6 +652,11 @@ def main():
             "jobs": {"type": "list", "elements": "str", "default": []},
             "files": {"type": "list", "elements": "path", "default": []},
             "state_file": {"type": "path"},
+            "port": {"type": "int"},
+            "health": {"type": "dict", "default": {}},
+            "start_timeout": {"type": "int", "default": 60},
+            "env_file": {"type": "path"},
+            "wait_pids": {"type": "list", "elements": "int", "default": []},
         },
         supports_check_mode=True,
     )
@@ -452,7 +665,8 @@ def main():
     p["instances"] = procfile.instance_names(p["app"], {
         str(k): {"count": int((v or {}).get("count", 1)) if isinstance(v, dict) else int(v)}
         for k, v in (p["processes"] or {}).items()})
-    action = {"read": read, "retire": retire, "apply": apply}[p["action"]]
+    action = {"read": read, "retire": retire, "apply": apply, "web_plan": web_plan, "web_start": web_start,
+              "web_retire": web_retire}[p["action"]]
     module.exit_json(**action(module, p))
 
 

@@ -50,6 +50,13 @@ options:
     description: Whether the app runs in a virtualenv with an environment file (Django, Flask); false for a static site.
     type: bool
     default: false
+  discard_new:
+    description:
+      - "The release was fetched by this run (O(action=check)): when the app's project format or
+        Python is refused, its folder is removed (never following a link; never the release
+        C(current) names), so that no unbuildable release is left behind."
+    type: bool
+    default: false
   requirements:
     description: The requirements file, relative to the release (O(wsgi=true)); empty to detect the project format.
     type: str
@@ -142,6 +149,10 @@ project:
     python_asked: {description: "What the app asks for: spec, source, text (empty spec: nothing).", type: dict}
     python_install: {description: "Whether that interpreter comes from the distribution and is not installed yet.", type: bool}
     venv_name: {description: "The virtualenv's folder name in C(venvs/).", type: str}
+static_dir:
+  description: The static folder the release's build marker names (a Django release's, adopted from its settings or the app's own); empty when none.
+  returned: always
+  type: str
 built:
   description: Whether the release has a build marker (root's), whatever virtualenv it names.
   returned: always
@@ -203,15 +214,16 @@ from ansible.module_utils.basic import AnsibleModule
 try:
     from ansible_collections.pyweb.deploy.plugins.module_utils import envfile, projectformat, pythons
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import (
-        UnsafePath, components, ensure_dir, open_anchor, open_child, remove_tree)
+        UnsafePath, components, ensure_dir, lstat_at, open_anchor, open_child, remove_tree)
+    from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import read_file_at as _read_file_at
 except ImportError:  # tests/unit loads this file alone, with module_utils on sys.path
     import envfile  # type: ignore[no-redef]
     import projectformat  # type: ignore[no-redef]
     import pythons  # type: ignore[no-redef]
     from safepath import (  # type: ignore[no-redef]
-        UnsafePath, components, ensure_dir, open_anchor, open_child, remove_tree)
+        UnsafePath, components, ensure_dir, lstat_at, open_anchor, open_child, remove_tree)
+    from safepath import read_file_at as _read_file_at  # type: ignore[no-redef]
 
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 # Larger files are not a marker, a requirements file or an environment file.
 MAX_READ = 4 * 1024 * 1024
 
@@ -224,40 +236,9 @@ def venv_name(requirements_sha256: str, python: str, packages: list) -> str:
 
 
 def read_file_at(dir_fd: int, rel: str, shown: str):
-    """(bytes, stat) of the regular file rel under dir_fd, never following a link; None when missing.
-    A link, a folder or another kind of entry at rel raises UnsafePath."""
-    parts = components(rel)
-    fd = os.dup(dir_fd)
-    try:
-        for i, name in enumerate(parts[:-1]):
-            try:
-                child = open_child(fd, name, shown.rsplit("/", len(parts) - 1 - i)[0])
-            except FileNotFoundError:
-                return None
-            os.close(fd)
-            fd = child
-        try:
-            ffd = os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise UnsafePath(f"{shown} is not a regular file ({exc.strerror})") from None
-        try:
-            st = os.fstat(ffd)
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsafePath(f"{shown} is not a regular file")
-            chunks, size = [], 0
-            while size <= MAX_READ:
-                chunk = os.read(ffd, 65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            return b"".join(chunks), st
-        finally:
-            os.close(ffd)
-    finally:
-        os.close(fd)
+    """(bytes, stat) of the regular file rel under dir_fd, never following a link; None when missing
+    (safepath.read_file_at, at most MAX_READ bytes)."""
+    return _read_file_at(dir_fd, rel, shown, MAX_READ)
 
 
 def read_marker(data) -> dict:
@@ -411,7 +392,7 @@ def check(params: dict, check_mode: bool) -> dict:
     release = params["release"]
     components(release)
     result = {"venv": "", "requirements_found": False, "key_created": False, "marked_failed": False,
-              "used": [], "pruned": [], "env_kept": False}
+              "used": [], "pruned": [], "env_kept": False, "static_dir": ""}
     key = None
     rel_path = f"{base}/releases/{release}"
     # What the release installs, and with which Python: a refusal here comes before anything changes.
@@ -440,6 +421,8 @@ def check(params: dict, check_mode: bool) -> dict:
             got = read_file_at(rfd, ".pyweb-built", f"{rel_path}/.pyweb-built")
             if got is not None:
                 marker, marker_uid = read_marker(got[0]), got[1].st_uid
+                folder = marker.get("static_dir") if marker_uid == 0 else None
+                result["static_dir"] = folder if isinstance(folder, str) else ""
             result["marked_failed"] = os.path.lexists(f"{rel_path}/.pyweb-failed")
         finally:
             os.close(rfd)
@@ -562,6 +545,30 @@ def keep(params: dict, check_mode: bool) -> dict:
     return result
 
 
+def discard_release(base_dir: str, release: str) -> bool:
+    """Remove releases/<release> of a release this run fetched and refused, unless current names
+    it; never following a link. Returns whether it was removed."""
+    components(release)
+    base = base_dir.rstrip("/")
+    try:
+        if os.path.basename(os.readlink(f"{base}/current").rstrip("/")) == release:
+            return False
+    except OSError:
+        pass
+    bfd = open_anchor(base)
+    try:
+        rfd = open_child(bfd, "releases", f"{base}/releases")
+        try:
+            if lstat_at(rfd, release) is not None:
+                remove_tree(rfd, release)
+                return True
+            return False
+        finally:
+            os.close(rfd)
+    finally:
+        os.close(bfd)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -569,6 +576,7 @@ def main():
             "base_dir": {"type": "path", "required": True},
             "release": {"type": "str", "required": True},
             "wsgi": {"type": "bool", "default": False},
+            "discard_new": {"type": "bool", "default": False},
             "requirements": {"type": "str", "default": ""},
             "project_format": {"type": "str", "default": "auto",
                                "choices": ["auto"] + list(projectformat.FORMAT_NAMES)},
@@ -590,8 +598,12 @@ def main():
     except UnsafePath as exc:
         module.fail_json(msg=f"{params['base_dir']}: {exc}; root does not follow links there.")
     except (projectformat.FormatError, pythons.PythonError) as exc:
+        removed = (params["discard_new"] and params["action"] == "check" and not module.check_mode
+                   and discard_release(params["base_dir"], params["release"]))
         module.fail_json(msg=f"{os.path.basename(params['base_dir'].rstrip('/'))}: {exc}. Nothing was "
-                             "built and current was left as it was.")
+                             "built and current was left as it was"
+                             + (f"; the release fetched for it (releases/{params['release']}) was removed." if removed
+                                else "."))
     except OSError as exc:
         module.fail_json(msg=f"{params['base_dir']}: {exc}")
     if module._diff and result["changed"]:

@@ -184,3 +184,33 @@ def test_keep_fixes_a_loose_mode_of_the_kept_copy(app, tmp_path):
     os.chmod(kept, 0o644)
     assert app_release.keep(params(app, action="keep", env_file=str(server)), False)["env_kept"]
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+def test_discard_release_removes_a_refused_new_release_but_never_current_nor_through_a_link(tmp_path):
+    base = tmp_path / "app"
+    (base / "releases" / REL / "sub").mkdir(parents=True)
+    (base / "releases" / REL / "sub" / "f").write_text("x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    os.symlink(outside, base / "releases" / REL / "link")
+    assert app_release.discard_release(str(base), REL) is True
+    assert not (base / "releases" / REL).exists() and (outside / "keep").exists()
+    assert app_release.discard_release(str(base), REL) is False  # nothing left
+    (base / "releases" / "other").mkdir()
+    os.symlink("releases/other", base / "current")
+    assert app_release.discard_release(str(base), "other") is False
+    assert (base / "releases" / "other").is_dir()
+    with pytest.raises(safepath.UnsafePath):
+        app_release.discard_release(str(base), "../outside")
+
+
+@root_only
+def test_the_static_folder_the_marker_names_is_returned(app):
+    assert app_release.check(params(app), False)["static_dir"] == ""
+    marker = app / "releases" / REL / ".pyweb-built"
+    marker.write_text(json.dumps({"id": REL, "venv": venv_of(app), "static_dir": "static"}))
+    result = app_release.check(params(app), False)
+    assert result["static_dir"] == "static" and result["up_to_date"], result["reasons"]
+    marker.write_text(json.dumps({"id": REL, "venv": venv_of(app), "static_dir": ["x"]}))
+    assert app_release.check(params(app), False)["static_dir"] == ""

@@ -69,3 +69,20 @@ def test_static_url_and_purge_accepted():
         assert apps.app_errors([{**base, "static_url": url, "static_purge": "curl -fsS -X POST https://cdn.test/purge"}]) == []
     assert apps.app_errors([{**base, "static_url": "ftp://cdn.example.com/static/"}]) != []
     assert apps.app_errors([{**base, "static_url": "https://cdn.example.com/static"}]) != []
+
+
+def test_a_procfile_web_process_of_its_own_is_forwarded_to_its_loopback_port():
+    raw = {"name": "shop", "type": "flask", "domains": ["shop.test"], "source": {"path": "/x"}, "wsgi_server": "uwsgi"}
+    normalized = apps.apps_normalized([raw, {**raw, "name": "blog", "domains": ["blog.test"]}])
+    shop, blog = apps.apps_nginx_sites(normalized, "/srv/apps", None, {"shop": "127.0.0.1:20201"})
+    # the nginx role's servers: its upstream file, which its upstreams entry point rewrites alone
+    assert shop["backend"] == "proxy" and shop["servers"] == [{"address": "127.0.0.1:20201", "name": "web"}]
+    assert "servers" not in blog and blog["backend"] == "uwsgi"
+    assert "servers" not in apps.apps_nginx_sites(normalized)[0]
+
+
+def test_a_django_static_folder_adopted_from_the_settings_is_served():
+    raw = {"name": "cms", "type": "django", "domains": ["cms.test"], "source": {"path": "/x"}}
+    [adopted] = apps.apps_nginx_sites(apps.apps_normalized([raw]), "/srv/apps", None, None, {"cms": "static"})
+    assert adopted["static_alias"]["path"] == "/srv/apps/cms/current/static/"
+    assert site(raw)["static_alias"]["path"] == "/srv/apps/cms/current/staticfiles/"

@@ -62,3 +62,42 @@ def test_the_lines_a_command_printed():
     assert "set static_dir: static" in django.django_static_problems(lines, REL, BASE)[0]
     assert django.django_static_problems(["Traceback"], REL, BASE) == [
         "Django did not say where its static files go (got ['Traceback'])"]
+
+
+def test_a_wagtail_layout_is_adopted_when_the_app_names_no_folders():
+    wagtail = report(STATIC_ROOT=f"{REL}/static", MEDIA_ROOT=f"{REL}/media", STATIC_ROOT_ENTRIES=None,
+                     MEDIA_ROOT_ENTRIES=None)
+    layout = django.django_layout(wagtail, REL)
+    assert layout == {"static_dir": "static", "shared_paths": ["media"], "link": ["media"],
+                      "adopted": ["static_dir static (Django's STATIC_ROOT)", "shared path media (Django's MEDIA_ROOT)"]}
+    # with what it adopted, nothing is left to refuse
+    assert django.django_static_problems(wagtail, REL, BASE, layout["static_dir"], "", layout["shared_paths"]) == []
+    # the app's own fields win; a media folder already shared is not linked twice
+    assert django.django_layout(wagtail, REL, "staticfiles", ["media/"]) == {
+        "static_dir": "staticfiles", "shared_paths": ["media"], "link": [], "adopted": []}
+    # the lines app_command printed
+    assert django.django_layout(["noise", json_line(wagtail)], REL)["static_dir"] == "static"
+
+
+def test_folders_the_release_ships_or_outside_it_are_not_adopted():
+    shipped = report(STATIC_ROOT=f"{REL}/mysite", MEDIA_ROOT=f"{REL}/media", STATIC_ROOT_ENTRIES=3,
+                     MEDIA_ROOT_ENTRIES=2)
+    assert django.django_layout(shipped, REL) == {"static_dir": "", "shared_paths": [], "link": [], "adopted": []}
+    [static, media] = django.django_static_problems(shipped, REL, BASE)
+    assert static.endswith("the release ships 3 entries there, which collectstatic would replace: make STATIC_ROOT "
+                           "a folder the project does not ship (or read DJANGO_STATIC_ROOT)")
+    assert "MEDIA_ROOT is" in media
+    outside = report(STATIC_ROOT="/var/www/static", MEDIA_ROOT="/var/uploads")
+    assert django.django_layout(outside, REL)["adopted"] == []
+    # the release itself, the deploy's own names, and the static folder as media are never adopted
+    odd = report(STATIC_ROOT=REL, MEDIA_ROOT=f"{REL}/.pyweb-x")
+    assert django.django_layout(odd, REL)["adopted"] == []
+    same = report(STATIC_ROOT=f"{REL}/static", MEDIA_ROOT=f"{REL}/static")
+    assert django.django_layout(same, REL)["link"] == []
+    assert django.django_layout("Traceback", REL, "st", ["m"]) == {
+        "static_dir": "st", "shared_paths": ["m"], "link": [], "adopted": []}
+
+
+def json_line(data):
+    import json
+    return json.dumps(data)

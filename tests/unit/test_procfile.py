@@ -246,7 +246,7 @@ def test_read_in_release_never_follows_a_link(tmp_path):
     with pytest.raises(app_processes.UnsafePath, match="app.json is not a regular file"):
         app_processes.read_in_release(str(rel), "app.json")
     (rel / "sub").symlink_to(tmp_path)
-    with pytest.raises(app_processes.UnsafePath, match="sub is not a folder"):
+    with pytest.raises(app_processes.UnsafePath, match="sub is a symbolic link .*, not a folder"):
         app_processes.read_in_release(str(rel), "sub/secret")
 
 
@@ -267,13 +267,58 @@ def test_secrets_generated_once_and_kept(tmp_path):
         app_processes.ensure_secrets(path, ["A"], check=False)
 
 
-def test_check_web_refuses_what_it_cannot_serve():
+def test_check_web_takes_a_server_of_its_own_and_refuses_the_other_wsgi_server():
     assert procfile.check_web("gunicorn app:app", "gunicorn")["wsgi_app"] == "app:app"
-    with pytest.raises(ProcfileError, match=r"^the Procfile's web process \('uvicorn app:app'\) is not Gunicorn or uWSGI"):
-        procfile.check_web("uvicorn app:app", "gunicorn")
+    # its own server: run as the web process on a loopback port
+    assert procfile.check_web("uvicorn app:app --port $PORT", "gunicorn") is None
+    assert procfile.check_web("python app.py", "gunicorn") is None
+    assert procfile.check_web("waitress-serve --port=$PORT app:app", "uwsgi") is None
     with pytest.raises(ProcfileError, match="^the Procfile's web process runs uwsgi, but wsgi_server is gunicorn: "
                                             "set wsgi_server: uwsgi"):
         procfile.check_web("uwsgi --module app", "gunicorn")
+
+
+def test_web_ports_are_two_per_uid_below_the_ephemeral_range():
+    assert procfile.web_ports(0) == [20000, 20001]
+    assert procfile.web_ports(999) == [21998, 21999]
+    assert procfile.web_ports(6382) == [32764, 32765]
+    # two apps never share a port
+    ports = [p for uid in range(100, 1000) for p in procfile.web_ports(uid)]
+    assert len(ports) == len(set(ports))
+    with pytest.raises(ProcfileError, match="uid 6384 is too high for its web ports"):
+        procfile.web_ports(6384)
+    assert procfile.web_unit("shop", 20200) == "shop-web-20200.service"
+    # not an instance of a process template: retire never takes it for one
+    assert not procfile.UNIT_RE.fullmatch(procfile.web_unit("shop", 20200))
+
+
+@pytest.mark.parametrize("recorded, running, active, following", [
+    (None, [], None, 20200),             # first deploy: the first port
+    (20200, [20200], 20200, 20201),      # the next release on the other one
+    (20201, [20201], 20201, 20200),      # and back
+    (20201, [], None, 20200),            # nothing runs (a failed host): start from the first
+    (20200, [20201], 20201, 20200),      # the recorded one stopped, the other runs: that one serves
+    (20200, [20200, 20201], 20200, 20201),  # a switch left both running: the recorded one serves
+    (None, [20200, 20201], None, 20200),
+])
+def test_web_plan_starts_the_new_release_beside_the_one_that_serves(recorded, running, active, following):
+    assert procfile.web_plan([20200, 20201], recorded, running) == {"active": active, "next": following}
+
+
+def test_web_retire_plan_keeps_one_port_running_and_enabled():
+    ports = [20200, 20201]
+    assert procfile.web_retire_plan(ports, 20201, [20200, 20201], [20200]) == {"start": True, "stop": [20200]}
+    assert procfile.web_retire_plan(ports, 20201, [20201], [20201]) == {"start": False, "stop": []}
+    assert procfile.web_retire_plan(ports, 20200, [], [20201]) == {"start": True, "stop": [20201]}
+    with pytest.raises(ProcfileError, match="port 8000 is not one of"):
+        procfile.web_retire_plan(ports, 8000, [], [])
+
+
+def test_nginx_workers_are_the_worker_processes_only():
+    listing = [(10, "nginx: master process /usr/sbin/nginx -g daemon on; master_process on;"),
+               (11, "nginx: worker process"), (12, "nginx: worker process is shutting down"),
+               (13, "nginx: cache manager process"), (14, "python app.py")]
+    assert procfile.nginx_workers(listing) == [11, 12]
 
 
 def test_process_unit_files_are_told_from_other_files_of_the_app():

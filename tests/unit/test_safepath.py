@@ -343,3 +343,30 @@ def test_swap_of_a_file_for_a_link_is_refused(base, outside, monkeypatch):
         safepath.reclaim_tree(os.open(rel, os.O_RDONLY), "site", "site", *ME, {os.getuid()}, False)
     monkeypatch.undo()
     assert mode(outside / "passwd") == 0o644
+
+
+def test_read_file_at_reads_a_regular_file_and_never_follows_a_link(tmp_path):
+    rel = tmp_path / "rel"
+    (rel / "sub").mkdir(parents=True)
+    (rel / "sub" / "f").write_bytes(b"0123456789")
+    (tmp_path / "secret").write_text("x")
+    fd = os.open(rel, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        data, st = safepath.read_file_at(fd, "sub/f", "rel/sub/f", 100)
+        assert data == b"0123456789" and stat.S_ISREG(st.st_mode)
+        # at most limit + 1 bytes: the caller tells a file too large
+        assert safepath.read_file_at(fd, "sub/f", "rel/sub/f", 4)[0] == b"01234"
+        assert safepath.read_file_at(fd, "sub/missing", "rel/sub/missing", 100) is None
+        assert safepath.read_file_at(fd, "nothere/f", "rel/nothere/f", 100) is None
+        os.symlink(tmp_path / "secret", rel / "link")
+        with pytest.raises(safepath.UnsafePath, match=r"^rel/link is not a regular file"):
+            safepath.read_file_at(fd, "link", "rel/link", 100)
+        os.symlink(tmp_path, rel / "up")
+        with pytest.raises(safepath.UnsafePath, match=r"^rel/up is a symbolic link .*, not a folder"):
+            safepath.read_file_at(fd, "up/secret", "rel/up/secret", 100)
+        with pytest.raises(safepath.UnsafePath, match=r"^rel/sub is not a regular file"):
+            safepath.read_file_at(fd, "sub", "rel/sub", 100)
+        with pytest.raises(safepath.UnsafePath, match="not a relative path"):
+            safepath.read_file_at(fd, "../secret", "secret", 100)
+    finally:
+        os.close(fd)
