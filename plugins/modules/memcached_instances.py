@@ -33,7 +33,7 @@ options:
         type: str
         required: true
       group:
-        description: The group whose members reach the socket (default the name); it must exist.
+        description: The group whose members reach the socket (default the name; C(memcache) with O(instances[].port)); it must exist.
         type: str
       port:
         description: Listen on 127.0.0.1 at this TCP port instead of a socket (any local user reaches it).
@@ -155,6 +155,11 @@ def problems(instances: list, absent: list) -> list[str]:
     return errors
 
 
+def group(spec: dict) -> str:
+    """The socket folder's group: the one given, else the name; memcached's own for a TCP one."""
+    return spec.get("group") or ("memcache" if spec.get("port") else spec["name"])
+
+
 def settings(spec: dict, memory_mb: int, max_connections: int) -> str:
     """The instance's settings file (systemd EnvironmentFile), the whole of its options."""
     name = spec["name"]
@@ -165,7 +170,7 @@ def settings(spec: dict, memory_mb: int, max_connections: int) -> str:
         # A socket turns TCP off; 0660 in a folder memcache:<group> 2750 gives the socket that group.
         options += ["-s", socket_path(name), "-a", "0660"]
     return (f"# pyweb.deploy: the options of {unit(name)} (module memcached_instances)\n"
-            f"MEMCACHED_GROUP={spec.get('group') or name}\n"
+            f"MEMCACHED_GROUP={group(spec)}\n"
             f"MEMCACHED_OPTIONS={' '.join(options)}\n")
 
 
@@ -247,11 +252,10 @@ def main():
     if not module.check_mode:
         # In check mode on a new host the app's group may not exist yet.
         for spec in instances:
-            group = spec.get("group") or spec["name"]
             try:
-                grp.getgrnam(group)
+                grp.getgrnam(group(spec))
             except KeyError:
-                errors.append(f"instance {spec['name']!r}: group {group!r} does not exist")
+                errors.append(f"instance {spec['name']!r}: group {group(spec)!r} does not exist")
     if errors:
         module.fail_json(msg="memcached_instances: " + "; ".join(errors))
 

@@ -18,6 +18,7 @@ def test_a_tcp_instance_listens_on_loopback():
     assert "MEMCACHED_GROUP=www\n" in text
     assert "MEMCACHED_OPTIONS=-m 32 -c 512 -U 0 -l 127.0.0.1 -p 11311\n" in text
     assert mi.address({"name": "shared", "port": 11311}) == "127.0.0.1:11311"
+    assert "MEMCACHED_GROUP=memcache\n" in mi.settings({"name": "shared", "port": 11311}, 64, 1024)
 
 
 def test_problems_are_named():
