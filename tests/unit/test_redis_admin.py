@@ -42,12 +42,12 @@ def serve(answers):
     got = []
 
     def run():
-        conn, _ = listener.accept()
+        conn, _peer = listener.accept()
         reader = conn.makefile("rb")
         for answer in answers:
             count = int(reader.readline()[1:])
             args = []
-            for _ in range(count):
+            for _index in range(count):
                 reader.readline()
                 args.append(reader.readline().strip().decode())
             got.append(args)
