@@ -1,6 +1,6 @@
 # Copyright: pyweb.deploy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Backing services (PostgreSQL, Redis) of the apps: checks, tuning, and the URLs an app gets.
+"""Backing services (PostgreSQL, Redis, Memcached) of the apps: checks, tuning, and the URLs an app gets.
 
 ``memory_mb | pyweb.deploy.postgresql_tuning(percent)`` and ``memory_mb |
 pyweb.deploy.redis_tuning(percent)`` turn the host's memory into the servers' settings (the
@@ -33,6 +33,20 @@ PASSWORD_RE = re.compile(r"[!-~]{16,128}")
 # as no_log values Ansible would mask every occurrence of the app's name in the results of the
 # modules that take them (a virtualenv path became /srv/apps/********/venvs/...).
 SECRET_ENV_NAMES = ("DATABASE_URL", "DATABASE_PASSWORD", "REDIS_URL")
+
+# Memcached: no accounts nor passwords (it has no per-key access control), so each app that asks
+# for it gets its own instance, memcached@<app>, on a unix socket in a folder only the app's group
+# may enter (roles/memcached). ``servers`` names external ones instead.
+ENGINES += ("memcached",)
+SERVICE_FIELDS.update(memcached={"servers"})
+ENV_NAMES.update(memcached=("MEMCACHED_SERVERS",))
+MEMCACHED_SERVER_RE = re.compile(
+    r"unix:/[^\s,;]+|/[^\s,;]+|[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def memcached_socket(app: str) -> str:
+    """The socket of the app's own memcached (memcached@<app>.service)."""
+    return f"/run/memcached-{app}/memcached.sock"
 
 
 def _mb(value: float) -> str:
@@ -69,6 +83,44 @@ def redis_tuning(memory_mb, percent=10) -> dict:
             "maxmemory_policy": "allkeys-lru"}
 
 
+def memcached_tuning(memory_mb, percent=5) -> dict:
+    """One memcached instance's memory (-m): memory_mb * percent / 100, 16 MB to 64 GB. Each app's
+    instance may grow to it; memcached takes its memory as items arrive, not at start."""
+    memory = int(memory_mb)
+    if memory <= 0 or not 1 <= int(percent) <= 90:
+        raise ValueError(f"memcached_tuning: memory_mb must be positive and percent 1-90 (got {memory_mb}, {percent})")
+    return {"memory_mb": min(max(int(memory * int(percent) / 100), 16), 65536)}
+
+
+def memcached_servers(servers) -> list[str]:
+    """``services.memcached.servers`` as a list (a string may hold several, comma-separated)."""
+    if isinstance(servers, str):
+        return [part.strip() for part in servers.split(",") if part.strip()]
+    return list(servers or [])
+
+
+def _check_memcached(where: str, spec: dict) -> list[str]:
+    errors = []
+    unknown = sorted(set(spec) - SERVICE_FIELDS["memcached"])
+    if unknown:
+        errors.append(f"{where}: services.memcached: unknown field(s) {', '.join(unknown)} (known: servers)")
+    if "servers" in spec:
+        servers = spec["servers"]
+        good = isinstance(servers, (str, list)) and all(isinstance(s, str) for s in servers)
+        listed = memcached_servers(servers) if good else []
+        if not listed or not all(MEMCACHED_SERVER_RE.fullmatch(s) for s in listed):
+            errors.append(f"{where}: services.memcached.servers must be host:port, [v6]:port or "
+                          "unix:/path entries (a list, or one string, comma-separated)")
+    return errors
+
+
+def apps_without_memcached(apps) -> list[str]:
+    """The apps whose memcached instance this host must not run (no local memcached asked)."""
+    return [app["name"] for app in apps or []
+            if "memcached" not in (app.get("services") or {})
+            or ((app.get("services") or {}).get("memcached") or {}).get("servers")]
+
+
 def check_services(where: str, services, kind=None) -> list[str]:
     """The problems of one app's ``services`` field (app_errors calls this)."""
     if services is None:
@@ -86,6 +138,9 @@ def check_services(where: str, services, kind=None) -> list[str]:
             spec = {}
         if not isinstance(spec, dict):
             errors.append(f"{where}: services.{engine} must be a mapping ({{}} for the host's own server)")
+            continue
+        if engine == "memcached":
+            errors += _check_memcached(where, spec)
             continue
         unknown = sorted(set(spec) - SERVICE_FIELDS[engine])
         if unknown:
@@ -117,7 +172,7 @@ def apps_services(apps) -> list[str]:
     wanted = set()
     for app in apps or []:
         for engine, spec in (app.get("services") or {}).items():
-            if not (spec or {}).get("url"):
+            if not (spec or {}).get("url") and not (spec or {}).get("servers"):
                 wanted.add(engine)
     return [engine for engine in ENGINES if engine in wanted]
 
@@ -169,6 +224,11 @@ def _services_env(app, passwords, postgresql_port, postgresql_ssl, postgresql_so
             env["REDIS_URL"] = f"redis://{name}:{quote(password, safe='')}@127.0.0.1:{int(redis_port)}/0"
         # The app's ACL user may touch only keys (and channels) that start with "<app>:".
         env["REDIS_KEY_PREFIX"] = name
+    if "memcached" in services:
+        # pymemcache's HashClient (Django's PyMemcacheCache) reads unix:/path, host:port, [v6]:port;
+        # Django splits LOCATION on commas.
+        servers = (services["memcached"] or {}).get("servers")
+        env["MEMCACHED_SERVERS"] = ",".join(memcached_servers(servers)) if servers else "unix:" + memcached_socket(name)
     return env
 
 
@@ -177,6 +237,8 @@ class FilterModule:
         return {
             "postgresql_tuning": postgresql_tuning,
             "redis_tuning": redis_tuning,
+            "memcached_tuning": memcached_tuning,
+            "apps_without_memcached": apps_without_memcached,
             "apps_services": apps_services,
             "app_services_env": app_services_env,
         }

@@ -259,3 +259,52 @@ def test_dumps_never_run_as_a_privileged_or_missing_user(tmp_path, app, message)
     with pytest.raises(RuntimeError, match=message):
         dbbackup.restore(app, str(tmp_path / "none"), run=run, getpwnam=users.__getitem__)
     assert not (tmp_path / "b").exists()
+
+
+# Memcached (issue 18): each app's own instance on a socket, or external servers.
+def test_memcached_tuning_follows_the_readme_formula():
+    assert services.memcached_tuning(8192) == {"memory_mb": 409}
+    assert services.memcached_tuning(8192, 10) == {"memory_mb": 819}
+    assert services.memcached_tuning(200) == {"memory_mb": 16}
+    assert services.memcached_tuning(4 * 1024 * 1024, 90) == {"memory_mb": 65536}
+    for memory, percent in [(0, 5), (1024, 0), (1024, 95)]:
+        with pytest.raises(ValueError):
+            services.memcached_tuning(memory, percent)
+
+
+def test_memcached_env_is_the_apps_own_socket_or_the_servers_given():
+    assert services.app_services_env(app(memcached={}), {}) == {
+        "MEMCACHED_SERVERS": "unix:/run/memcached-blog/memcached.sock"}
+    external = app(memcached={"servers": ["10.0.0.5:11211", "[::1]:11212"]})
+    assert services.app_services_env(external, {}) == {"MEMCACHED_SERVERS": "10.0.0.5:11211,[::1]:11212"}
+    one = app(memcached={"servers": "cache.example.com:11211, unix:/run/mc.sock"})
+    assert services.app_services_env(one, {})["MEMCACHED_SERVERS"] == "cache.example.com:11211,unix:/run/mc.sock"
+    # Not a secret: in the public part.
+    assert services.app_services_env(app(memcached={}, redis={}), {"redis": "r" * 20}, part="public") == {
+        "MEMCACHED_SERVERS": "unix:/run/memcached-blog/memcached.sock", "REDIS_KEY_PREFIX": "blog"}
+
+
+def test_memcached_is_a_local_server_only_without_servers():
+    assert services.apps_services([app(memcached={})]) == ["memcached"]
+    assert services.apps_services([app(memcached={"servers": "cache:11211"})]) == []
+    listed = [app(memcached={}), {**app(memcached={"servers": ["cache:11211"]}), "name": "shop"},
+              {**app(redis={}), "name": "wiki"}, {**app(), "services": None, "name": "docs"}]
+    assert services.apps_without_memcached(listed) == ["shop", "wiki", "docs"]
+
+
+def test_memcached_field_accepted():
+    assert apps.app_errors([app(memcached={})]) == []
+    assert apps.app_errors([app(memcached=None, postgresql={})]) == []
+    assert apps.app_errors([app(memcached={"servers": ["cache.example.com:11211", "unix:/run/mc.sock"]})]) == []
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"memcached": {"url": "memcache://x"}}, "services.memcached: unknown field(s) url (known: servers)"),
+    ({"memcached": {"servers": []}}, "services.memcached.servers must be host:port"),
+    ({"memcached": {"servers": "a b:1"}}, "services.memcached.servers must be host:port"),
+    ({"memcached": {"servers": [11211]}}, "services.memcached.servers must be host:port"),
+    ({"memcached": "yes"}, "services.memcached must be a mapping"),
+])
+def test_bad_memcached(spec, message):
+    errors = apps.app_errors([{**app(), "services": spec}])
+    assert any(message in e for e in errors), errors
