@@ -210,6 +210,7 @@ def test_apply_plan():
     # a new release or environment changes every process's key; a new schedule only its timer's
     got = procfile.apply_plan(wanted, ["a-job-n.timer"], states, changed={"process w", "process c"})
     assert got["restart"] == ["a-w@1.service", "a-c@1.service"] and got["restart_timers"] == []
+    assert got["reset_failed"] == ["a-w@2.service", "a-w@1.service", "a-c@1.service"]
     got = procfile.apply_plan(wanted, ["a-job-n.timer"], states, changed={"all", "a-job-n.timer"})
     assert got["restart"] == [] and got["restart_timers"] == ["a-job-n.timer"]
     assert procfile.apply_plan(wanted, ["a-job-m.timer"], states, changed=set())["start_timers"] == ["a-job-m.timer"]

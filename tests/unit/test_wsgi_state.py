@@ -228,3 +228,7 @@ def test_a_crash_looped_server_is_reset_before_it_starts():
     assert got["action"] == "start" and got["start_units"] == ["blog.socket", "blog.service"]
     assert got["reset_failed"] == ["blog.socket", "blog.service"]
     assert ws.decide(state(), state(), "gunicorn", UP, APP)["reset_failed"] == []
+    # never a unit systemd has not loaded (a first start): it would refuse the reset
+    assert ws.decide(None, state(), "gunicorn", DOWN, APP)["reset_failed"] == []
+    # a restart by the deploy clears the start limit's count, so that deploys never hit it
+    assert ws.decide(state(), state(env="e2"), "gunicorn", UP, APP)["reset_failed"] == ["blog.service"]
