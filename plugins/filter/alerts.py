@@ -26,8 +26,11 @@ CONTENT = ("# pyweb.deploy.alerts: a failure of this unit sends an alert (pyweb-
            "[Unit]\nOnFailure=pyweb-alert@%p.service\n")
 
 
-def alerts_dropins(apps, units_dir="/etc/systemd/system", file_name="50-pyweb-alerts.conf"):
-    """Folders and files (config_files' shapes) of the apps' OnFailure= drop-ins."""
+def alerts_dropins(apps, units_dir="/etc/systemd/system", file_name="50-pyweb-alerts.conf", present=None):
+    """Folders and files (config_files' shapes) of the apps' OnFailure= drop-ins, and ``absent``:
+    the drop-ins found on the host (``present``, paths) that no app of ``apps`` wants (an app
+    removed from pyweb_apps, or every one when the alerts are turned off). Only paths of the form
+    ``<units_dir>/<name>.service.d/<file_name>`` are ever listed as absent."""
     directories, files = [], []
     for app in apps or []:
         if not isinstance(app, str) or not APP_RE.fullmatch(app):
@@ -37,7 +40,10 @@ def alerts_dropins(apps, units_dir="/etc/systemd/system", file_name="50-pyweb-al
                 continue
             directories.append({"path": folder, "mode": "0755"})
             files.append({"dest": f"{folder}/{file_name}", "content": CONTENT, "mode": "0644", "tag": "unit"})
-    return {"directories": directories, "files": files}
+    wanted = {f["dest"] for f in files}
+    ours = re.compile(re.escape(units_dir.rstrip("/")) + r"/[^/]+\.service\.d/" + re.escape(file_name))
+    absent = sorted({str(p) for p in present or [] if ours.fullmatch(str(p)) and str(p) not in wanted})
+    return {"directories": directories, "files": files, "absent": absent}
 
 
 class FilterModule:

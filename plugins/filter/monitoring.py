@@ -12,14 +12,17 @@ exporter's modules and Alertmanager's routes (roles/monitoring writes them with 
 - ``thresholds | pyweb.deploy.monitoring_rules``: the alert rules (``rules/pyweb.yml``).
 - ``settings | pyweb.deploy.monitoring_alertmanager``: ``alertmanager.yml``, routes to a webhook
   and e-mail.
+- ``address | pyweb.deploy.monitoring_listen_problem(public)``: ``''`` when the exporters may
+  listen there (loopback or private), else why not.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ansible.errors import AnsibleFilterError
 
-PORTS = {"node": 9100, "nginx": 9113, "prometheus": 9090, "alertmanager": 9093, "blackbox": 9115}
+PORTS = {"node": 9100, "nginx": 9113, "mtail": 3903, "prometheus": 9090, "alertmanager": 9093, "blackbox": 9115}
 _MODULE_CHARS = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -46,7 +49,7 @@ def monitoring_prometheus(hosts, checks, settings=None):
         {"job_name": name, "static_configs": [{"targets": [_host_port(local, PORTS[name])]}], **guarded}
         for name in ("prometheus", "alertmanager", "blackbox")
     ]
-    for exporter in ("node", "nginx"):
+    for exporter in ("node", "nginx", "mtail"):
         static = []
         for host in hosts or []:
             if not isinstance(host, dict) or not host.get("name") or not host.get("address"):
@@ -77,6 +80,31 @@ def monitoring_prometheus(hosts, checks, settings=None):
     }
 
 
+# Private networks: RFC 1918, carrier-grade NAT (overlay networks such as Tailscale), link-local,
+# IPv6 unique local and link-local.
+_PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                                              "169.254.0.0/16", "fc00::/7", "fe80::/10")]
+
+
+def monitoring_listen_problem(address, public=False):
+    """'' when the exporters may listen on ``address``, else why not: an IP address (not a name),
+    loopback or private (RFC 1918, 100.64.0.0/10, fc00::/7, link-local), never every address
+    (0.0.0.0, ::) nor a public one unless ``public`` (monitoring_listen_public) says so."""
+    try:
+        ip = ipaddress.ip_address(str(address).strip("[]"))
+    except ValueError:
+        return (f"monitoring_listen_address must be an IP address (loopback or private), not {address!r}")
+    if public:
+        return ""
+    if ip.is_unspecified:
+        return (f"monitoring_listen_address {address} listens on every address, the public ones too: give "
+                "127.0.0.1 or a private address, or set monitoring_listen_public: true")
+    if ip.is_loopback or any(ip.version == net.version and ip in net for net in _PRIVATE):
+        return ""
+    return (f"monitoring_listen_address {address} is a public address: the exporters would answer anyone; give "
+            "127.0.0.1 or a private address, or set monitoring_listen_public: true (behind a firewall)")
+
+
 def monitoring_blackbox(checks, insecure=False):
     """blackbox.yml as a dict: one http module per health check."""
     modules = {}
@@ -99,8 +127,8 @@ def _rule(name, expr, duration, severity, summary):
 def monitoring_rules(thresholds=None):
     """The alert rules (a rules file as a dict)."""
     t = {"for": "2m", "disk_percent": 90, "memory_percent": 90, "cert_days": 14,
-         "restarts": 3, **(thresholds or {})}
-    for key in ("disk_percent", "memory_percent", "cert_days", "restarts"):
+         "restarts": 3, "error_percent": 5, "error_min_requests": 10, **(thresholds or {})}
+    for key in ("disk_percent", "memory_percent", "cert_days", "restarts", "error_percent", "error_min_requests"):
         value = t[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise AnsibleFilterError(f"monitoring_rules: {key} must be a positive number, not {value!r}")
@@ -112,6 +140,15 @@ def monitoring_rules(thresholds=None):
               "{{ $labels.app }} does not answer its health check at {{ $labels.instance }}"),
         _rule("AppServerErrors", "probe_http_status_code >= 500", d, "critical",
               "{{ $labels.app }} answers {{ $value }} at {{ $labels.instance }}"),
+        # mtail counts the requests of each app's access log by status (pyweb_nginx_requests_total):
+        # more than error_percent % of them 5xx over 5 minutes, with at least error_min_requests.
+        _rule("AppServerErrorRate",
+              f'100 * sum by (host, app) (increase(pyweb_nginx_requests_total{{status=~"5.."}}[5m]))'
+              f" / sum by (host, app) (increase(pyweb_nginx_requests_total[5m])) > {t['error_percent']}"
+              f" and sum by (host, app) (increase(pyweb_nginx_requests_total[5m])) >= {t['error_min_requests']}",
+              d, "critical",
+              f"{{{{ $labels.app }}}} on {{{{ $labels.host }}}} answers more than {t['error_percent']} % of its requests"
+              " with 5xx ({{ $value | printf \"%.0f\" }} %)"),
         _rule("CertificateExpiresSoon", f"probe_ssl_earliest_cert_expiry - time() < {int(t['cert_days']) * 86400}",
               "10m", "warning",
               f"the certificate of {{{{ $labels.instance }}}} expires within {t['cert_days']} days"),
@@ -162,4 +199,5 @@ def monitoring_alertmanager(settings):
 class FilterModule:
     def filters(self):
         return {"monitoring_prometheus": monitoring_prometheus, "monitoring_blackbox": monitoring_blackbox,
-                "monitoring_rules": monitoring_rules, "monitoring_alertmanager": monitoring_alertmanager}
+                "monitoring_rules": monitoring_rules, "monitoring_alertmanager": monitoring_alertmanager,
+                "monitoring_listen_problem": monitoring_listen_problem}

@@ -367,4 +367,10 @@ def apply_plan(wanted: list, timers: list, states: dict, changed: set) -> dict:
     start_timers = [t for t in timers if states.get(t, {}).get("active") != "active"
                     or states.get(t, {}).get("enabled") != "enabled"]
     restart_timers = [t for t in timers if t in changed and t not in start_timers]
-    return {"start": start, "restart": restart, "start_timers": start_timers, "restart_timers": restart_timers}
+    # systemctl reset-failed before every start and restart: a unit that ended failed (a crash loop
+    # that hit its start limit) would refuse the start, and the deploys' own restarts count towards
+    # the limit (StartLimitBurst=), which the reset clears.
+    # (Only loaded units, failed or running: systemd refuses a unit it has not loaded.)
+    reset_failed = [u for u in start if states.get(u, {}).get("active") == "failed"] + restart
+    return {"start": start, "restart": restart, "start_timers": start_timers, "restart_timers": restart_timers,
+            "reset_failed": reset_failed}

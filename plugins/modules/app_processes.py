@@ -460,6 +460,10 @@ def apply(module, p) -> dict:
     result = {"changed": bool(acted) or bool(changed), "stopped": acted, **plan}
     if module.check_mode:
         return result
+    if plan["reset_failed"]:
+        # A crash loop that hit the start limit leaves the unit failed, and a start would be refused;
+        # the deploys' own restarts count towards the limit too: reset both.
+        module.run_command(["systemctl", "reset-failed", "--"] + plan["reset_failed"])
     for argv, units in ((["enable", "--now"], plan["start"] + plan["start_timers"]),
                         (["restart"], plan["restart"] + plan["restart_timers"])):
         if units:

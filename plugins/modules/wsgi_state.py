@@ -202,6 +202,12 @@ start_units:
   returned: when read is service
   type: list
   elements: str
+reset_failed:
+  description: The socket and server units to C(systemctl reset-failed) before they are started or restarted
+    (a crash loop that hit its start limit leaves them failed; the deploys' own restarts count towards it).
+  returned: when read is service
+  type: list
+  elements: str
 check_import:
   description: Whether the app must be import-checked before the server is told anything (something it runs with changed).
   returned: when read is service
@@ -312,6 +318,12 @@ def decide(old: dict | None, new: dict, server: str, units: dict, app: str, tags
         "daemon_reload": bool({"socket", "service"} & set(changed)),
         "restart_socket": restart_socket,
         "start_units": start_units,
+        # reset-failed before a start or restart: a crash loop's failed state would refuse it, and the
+        # deploys' own restarts count towards the start limit, which the reset clears.
+        # (Only loaded units: failed ones, and the running server; systemd refuses a unit not loaded.)
+        "reset_failed": [u for u in (socket_unit, service_unit)
+                         if units.get(u, {}).get("active") == "failed"
+                         or (u == service_unit and action == "restart" and service_active)],
         "check_import": bool(set(changed) & (restart_kinds(server) | reload_kinds(server) | {"socket"})),
         "record_state": record,
         "changed_kinds": changed,

@@ -1,4 +1,5 @@
 """plugins/filter/monitoring.py: Prometheus, blackbox, rules and Alertmanager configuration as data."""
+import re
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def test_prometheus_scrapes_every_host_and_probes_every_app_through_its_domain()
     assert jobs["node"]["static_configs"] == [{"targets": ["10.0.0.5:9100"], "labels": {"host": "web1"}},
                                               {"targets": ["[fd00::6]:9100"], "labels": {"host": "web2"}}]
     assert jobs["nginx"]["static_configs"][0]["targets"] == ["10.0.0.5:9113"]
+    assert jobs["mtail"]["static_configs"][1] == {"targets": ["[fd00::6]:3903"], "labels": {"host": "web2"}}
     health = jobs["health_blog_blog_example_com"]
     assert health["static_configs"] == [{"targets": ["https://blog.example.com/health"], "labels": {"app": "blog"}}]
     assert health["params"] == {"module": ["pyweb_blog_blog_example_com"]}
@@ -34,7 +36,7 @@ def test_prometheus_gives_its_password_to_the_guarded_servers_only():
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
     for name in ("prometheus", "alertmanager", "blackbox", "health_blog_blog_example_com"):
         assert jobs[name]["basic_auth"] == auth
-    assert "basic_auth" not in jobs["node"] and "basic_auth" not in jobs["nginx"]
+    assert "basic_auth" not in jobs["node"] and "basic_auth" not in jobs["nginx"] and "basic_auth" not in jobs["mtail"]
     assert cfg["alerting"]["alertmanagers"][0]["basic_auth"] == auth
     plain = m.monitoring_prometheus([{"name": "web1", "address": "10.0.0.5"}], [CHECK])
     assert not any("basic_auth" in j for j in plain["scrape_configs"] + plain["alerting"]["alertmanagers"])
@@ -60,15 +62,22 @@ def test_blackbox_module_per_check_with_its_status_and_text():
 
 def test_rules_cover_the_issue_with_their_thresholds():
     rules = {r["alert"]: r for r in m.monitoring_rules({"disk_percent": 80, "cert_days": 14, "for": "30s"})["groups"][0]["rules"]}
-    assert set(rules) == {"AppDown", "AppServerErrors", "CertificateExpiresSoon", "UnitFailed", "ScheduledJobFailed",
+    assert set(rules) == {"AppDown", "AppServerErrors", "AppServerErrorRate", "CertificateExpiresSoon", "UnitFailed",
+                          "ScheduledJobFailed",
                           "UnitRestartLoop", "DiskFull", "MemoryPressure", "TargetDown"}
     assert rules["AppDown"]["for"] == "30s"
     assert rules["CertificateExpiresSoon"]["expr"] == "probe_ssl_earliest_cert_expiry - time() < 1209600"
     assert rules["DiskFull"]["expr"].endswith("* 100 > 80")
     assert rules["AppDown"]["annotations"]["summary"].startswith("{{ $labels.app }}")
+    # 5 % of at least 10 requests in 5 minutes, counted by mtail from the access logs
+    rate = rules["AppServerErrorRate"]["expr"]
+    assert 'pyweb_nginx_requests_total{status=~"5.."}[5m]' in rate and " > 5 and " in rate and rate.endswith(" >= 10")
+    assert " > 20 and " in {r["alert"]: r for r in m.monitoring_rules({"error_percent": 20})["groups"][0]["rules"]}[
+        "AppServerErrorRate"]["expr"]
 
 
 @pytest.mark.parametrize("bad, message", [({"disk_percent": 0}, "disk_percent must be a positive number"),
+                                          ({"error_percent": "5"}, "error_percent must be a positive number"),
                                           ({"for": "soon"}, "for must be a duration like 2m")])
 def test_rules_refuse_bad_thresholds(bad, message):
     with pytest.raises(AnsibleFilterError, match=message):
@@ -90,3 +99,41 @@ def test_alertmanager_routes_to_the_webhook_and_email():
 def test_alertmanager_needs_a_receiver():
     with pytest.raises(AnsibleFilterError, match="no receiver"):
         m.monitoring_alertmanager({})
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "10.0.0.5", "192.168.1.2", "172.16.0.1", "fd00::6",
+                                     "100.100.1.1", "[fd00::6]"])
+def test_exporters_may_listen_on_loopback_and_private_addresses(address):
+    assert m.monitoring_listen_problem(address) == ""
+
+
+@pytest.mark.parametrize("address, message", [
+    ("0.0.0.0", "listens on every address"), ("::", "listens on every address"),
+    ("203.0.113.7", "is a public address"), ("2001:db8::1", "is a public address"),
+    ("172.32.0.1", "is a public address"), ("8.8.8.8", "is a public address"),
+    ("web1.example.com", "must be an IP address")])
+def test_exporters_refuse_public_addresses_unless_asked(address, message):
+    assert message in m.monitoring_listen_problem(address)
+    if "IP address" not in message:
+        assert m.monitoring_listen_problem(address, public=True) == ""
+
+
+def test_mtail_program_reads_the_access_log_format_nginx_writes():
+    """The mtail program's pattern (RE2, here the same as Python's) matches a line written with
+    the nginx role's nginx_access_log_format, so AppServerErrorRate sees every request."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    fmt = yaml.safe_load((root / "roles/nginx/defaults/main.yml").read_text())["nginx_access_log_format"]
+    values = {"remote_addr": "203.0.113.9", "remote_user": "-", "time_local": "29/Nov/2026:04:06:09 +0000",
+              "request": "GET /error?x=\\x22 HTTP/1.1", "status": "502", "body_bytes_sent": "265",
+              "http_referer": "-", "http_user_agent": "Mozilla/5.0 (X11; Linux) \\x22quoted\\x22",
+              "host": "blog.example.com", "request_time": "0.010", "upstream_response_time": "-",
+              "upstream_cache_status": "-"}
+    line = re.sub(r"\$([a-z_]+)", lambda mt: values[mt.group(1)], fmt)
+    program = (root / "roles/monitoring/templates/etc/mtail/pyweb-nginx.mtail.j2").read_text()
+    pattern = re.search(r"^  /(.+) / \{$", program, re.M).group(1) + " "
+    found = re.search(pattern, line)
+    assert found and found.group("status") == "502" and found.group("site") == "blog.example.com"
+    app = re.search(r"^getfilename\(\) =~ /(.+)/ \{$", program, re.M).group(1).replace("\\/", "/")
+    assert re.search(app, "/var/log/nginx/blog.access.log").group("app") == "blog"

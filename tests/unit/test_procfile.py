@@ -205,10 +205,12 @@ def test_apply_plan():
               "a-job-n.timer": {"active": "active", "enabled": "enabled"}}
     wanted = ["a-w@1.service", "a-w@2.service", "a-w@3.service", "a-c@1.service"]
     assert procfile.apply_plan(wanted, ["a-job-n.timer"], states, changed=set()) == {
-        "start": ["a-w@2.service", "a-w@3.service"], "restart": [], "start_timers": [], "restart_timers": []}
+        "start": ["a-w@2.service", "a-w@3.service"], "restart": [], "start_timers": [], "restart_timers": [],
+        "reset_failed": ["a-w@2.service"]}
     # a new release or environment changes every process's key; a new schedule only its timer's
     got = procfile.apply_plan(wanted, ["a-job-n.timer"], states, changed={"process w", "process c"})
     assert got["restart"] == ["a-w@1.service", "a-c@1.service"] and got["restart_timers"] == []
+    assert got["reset_failed"] == ["a-w@2.service", "a-w@1.service", "a-c@1.service"]
     got = procfile.apply_plan(wanted, ["a-job-n.timer"], states, changed={"all", "a-job-n.timer"})
     assert got["restart"] == [] and got["restart_timers"] == ["a-job-n.timer"]
     assert procfile.apply_plan(wanted, ["a-job-m.timer"], states, changed=set())["start_timers"] == ["a-job-m.timer"]

@@ -219,3 +219,16 @@ def test_install_state_wants_the_checker_as_shipped(tmp_path):
     assert got["install_needed"] and str(checker) in got["install_reasons"][0]
     got = ws.install_state(params(required_files=[str(tmp_path / "uwsgi-core")]))
     assert got == {"install_needed": True, "install_reasons": [f"{tmp_path}/uwsgi-core is missing"]}
+
+
+def test_a_crash_looped_server_is_reset_before_it_starts():
+    units = {"blog.socket": {"active": "failed", "enabled": "enabled"},
+             "blog.service": {"active": "failed", "enabled": "enabled"}}
+    got = ws.decide(state(), state(), "gunicorn", units, APP)
+    assert got["action"] == "start" and got["start_units"] == ["blog.socket", "blog.service"]
+    assert got["reset_failed"] == ["blog.socket", "blog.service"]
+    assert ws.decide(state(), state(), "gunicorn", UP, APP)["reset_failed"] == []
+    # never a unit systemd has not loaded (a first start): it would refuse the reset
+    assert ws.decide(None, state(), "gunicorn", DOWN, APP)["reset_failed"] == []
+    # a restart by the deploy clears the start limit's count, so that deploys never hit it
+    assert ws.decide(state(), state(env="e2"), "gunicorn", UP, APP)["reset_failed"] == ["blog.service"]
