@@ -16,13 +16,13 @@ description:
     --single-transaction) as the app's own user, the objects owned by the app's role; root opens
     the file and passes it on standard input (and opens the dump's file and passes it as standard
     output). The unix user must exist and be neither C(root), C(postgres) nor C(mysql). A failed restore changes nothing.
-  - B(MariaDB) (O(engine=mariadb)) the same way: C(mariadb-dump --single-transaction) as the app's
+  - B(MariaDB) (O(engine=mariadb)) the same way, C(mariadb-dump --single-transaction) as the app's
     unix user, logged in as the app's own account over the socket (C(unix_socket)), into
     C(<app>-<UTC time>-<reason>.sql). Its restore (the engine is read from the file's name) has no
-    single transaction: root first drops and recreates the app's database (only one the collection
+    single transaction; root first drops and recreates the app's database (only one the collection
     made, with its comment; the app's grant stays), then the C(mariadb) client, as the app's user
     and in its sandbox mode, replays the dump. The database as it was is dumped first
-    (C(<app>-<time>-prerestore.sql), RV(saved)): a restore that fails midway leaves the database
+    (C(<app>-<time>-prerestore.sql), RV(saved)); a restore that fails midway leaves the database
     partly restored, and that dump puts it back.
   - O(engine=auto) dumps each database the collection made for the app on this host (those whose
     password file it keeps in O(base)C(/.pyweb/)); the backup playbook uses it.

@@ -13,11 +13,11 @@ description:
     C(unix_socket)); the SQL goes on standard input.
   - Drops every anonymous user (C(''@any host)) and C(root) or C(mysql) at any host but
     C(localhost); sets C(root@localhost) and C(mysql@localhost) to C(unix_socket) only unless they
-    are so already (Debian's C(mysql_native_password USING 'invalid' OR unix_socket) counts: no
+    are so already (Debian's C(mysql_native_password USING 'invalid' OR unix_socket) counts, as no
     password matches C(invalid)).
   - Drops the database C(test) when it has no table (one with tables is kept, with a warning) and
     the grants that open C(test) and C(test_%) to every user.
-  - What a mysql_secure_installation run asks, done the same way on every run: nothing changes on a
+  - What a mysql_secure_installation run asks, done the same way on every run; nothing changes on a
     server that is so already.
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)

@@ -21,7 +21,7 @@ description:
     C(unix_socket); SQL on standard input) to make a database named after the app (utf8mb4, with the
     comment C(pyweb.deploy app <app>)) and the user C(<app>@localhost) with C(ALL PRIVILEGES) on that
     database only (its C(_) escaped, so no other database matches), logging in with its password
-    (C(mysql_native_password)) or, over the socket, as the unix user of its name (C(unix_socket):
+    (C(mysql_native_password)) or, over the socket, as the unix user of its name (C(unix_socket),
     the app's dumps run so). A database with the app's name that lacks the comment, and a user with
     the app's name at another host, with a global privilege, a grant beyond that database, or
     without the collection's database beside it (an admin's, C(root), C(mysql)), are refused before
