@@ -163,6 +163,9 @@ def main():
     try:
         if p["action"] == "dump":
             engines = [p["engine"]]
+            # A name that is not an app (postgres, root, mysql) is refused before anything is looked for.
+            if p["engine"] == "auto" or not module.check_mode:
+                dbbackup.app_user(app)
             if p["engine"] == "auto":
                 base = p["base"] or f"/srv/apps/{app}"
                 engines = dbbackup.engines_of(app, base)
