@@ -1,9 +1,9 @@
 # Copyright: pyweb.deploy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Backing services (PostgreSQL, Redis, Memcached) of the apps: checks, tuning, and the URLs an app gets.
+"""Backing services (PostgreSQL, MariaDB, Redis, Memcached) of the apps: checks, tuning, and the URLs an app gets.
 
-``memory_mb | pyweb.deploy.postgresql_tuning(percent)`` and ``memory_mb |
-pyweb.deploy.redis_tuning(percent)`` turn the host's memory into the servers' settings (the
+``memory_mb | pyweb.deploy.postgresql_tuning(percent)``, ``memory_mb |
+pyweb.deploy.mariadb_tuning(percent)`` and ``memory_mb | pyweb.deploy.redis_tuning(percent)`` turn the host's memory into the servers' settings (the
 formulas are in the roles' READMEs). ``apps | pyweb.deploy.apps_services`` names the servers the
 host must run; ``app | pyweb.deploy.app_services_env(passwords)`` is the environment an app gets.
 """
@@ -12,21 +12,28 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-ENGINES = ("postgresql", "redis")
+ENGINES = ("postgresql", "mariadb", "redis")
 SERVICE_FIELDS = {
     "postgresql": {"url", "password"},
+    "mariadb": {"url", "password"},
     "redis": {"url", "password"},
 }
 URL_SCHEMES = {
     "postgresql": ("postgres://", "postgresql://"),
+    "mariadb": ("mysql://", "mariadb://"),
     "redis": ("redis://", "rediss://", "unix://"),
 }
 # The environment variables each service sets (the README's "Databases and caches").
 ENV_NAMES = {
     "postgresql": ("DATABASE_URL", "DATABASE_ENGINE", "DATABASE_NAME", "DATABASE_USER",
                    "DATABASE_PASSWORD", "DATABASE_HOST", "DATABASE_PORT"),
+    "mariadb": ("DATABASE_URL", "DATABASE_ENGINE", "DATABASE_NAME", "DATABASE_USER",
+                "DATABASE_PASSWORD", "DATABASE_HOST", "DATABASE_PORT"),
     "redis": ("REDIS_URL", "REDIS_KEY_PREFIX"),
 }
+# The unix socket of Debian's MariaDB, where the apps on the host connect (MARIADB_SOCKET in
+# module_utils/mariadb.py and module_utils/dbbackup.py).
+MARIADB_SOCKET = "/run/mysqld/mysqld.sock"
 PASSWORD_RE = re.compile(r"[!-~]{16,128}")
 # The variables that hold a password (or a URL that may): the app's secret environment. The
 # others (the app's name as database, user and key prefix, the socket, the port) are public:
@@ -83,6 +90,31 @@ def redis_tuning(memory_mb, percent=10) -> dict:
             "maxmemory_policy": "allkeys-lru"}
 
 
+def mariadb_tuning(memory_mb, percent=25, max_connections=100) -> dict:
+    """MariaDB's memory settings from the host's memory.
+
+    P = memory_mb * percent / 100 is what MariaDB may use. innodb_buffer_pool_size = 3/4 of P,
+    rounded down to a multiple of 128 MB (InnoDB's chunk), at least 128 MB; innodb_log_file_size
+    = a quarter of the buffer pool, 48 MB to 2 GB; tmp_table_size = max_heap_table_size = P / 64,
+    16 MB to 256 MB; key_buffer_size (MyISAM's indexes: the system tables only) = P / 128,
+    8 MB to 64 MB."""
+    memory = int(memory_mb)
+    if memory <= 0 or not 1 <= int(percent) <= 90 or int(max_connections) < 1:
+        raise ValueError(f"mariadb_tuning: memory_mb must be positive, percent 1-90 and max_connections "
+                         f"at least 1 (got {memory_mb}, {percent}, {max_connections})")
+    plan = memory * int(percent) / 100
+    pool = max(int(plan * 3 / 4) // 128 * 128, 128)
+    tmp = _mb(min(max(plan / 64, 16), 256))
+    return {
+        "innodb_buffer_pool_size": f"{pool}M",
+        "innodb_log_file_size": f"{min(max(pool // 4, 48), 2048)}M",
+        "tmp_table_size": tmp.replace("MB", "M"),
+        "max_heap_table_size": tmp.replace("MB", "M"),
+        "key_buffer_size": _mb(min(max(plan / 128, 8), 64)).replace("MB", "M"),
+        "max_connections": int(max_connections),
+    }
+
+
 def memcached_tuning(memory_mb, percent=5) -> dict:
     """One memcached instance's memory (-m): memory_mb * percent / 100, 16 MB to 64 GB. Each app's
     instance may grow to it; memcached takes its memory as items arrive, not at start."""
@@ -128,6 +160,8 @@ def check_services(where: str, services, kind=None) -> list[str]:
     if not isinstance(services, dict):
         return [f"{where}: services must be a mapping such as {{postgresql: {{}}, redis: {{}}}}"]
     errors = []
+    if "postgresql" in services and "mariadb" in services:
+        errors.append(f"{where}: services: give postgresql or mariadb, not both (both set DATABASE_URL)")
     if kind == "static" and services:
         errors.append(f"{where}: services are for django and flask apps")
     for engine, spec in services.items():
@@ -178,7 +212,8 @@ def apps_services(apps) -> list[str]:
 
 
 def app_services_env(app, passwords=None, postgresql_port=5432, postgresql_ssl=False,
-                     postgresql_socket_dir="/var/run/postgresql", redis_port=6379, part="all") -> dict:
+                     postgresql_socket_dir="/var/run/postgresql", redis_port=6379, part="all",
+                     mariadb_socket=MARIADB_SOCKET, mariadb_port=3306) -> dict:
     """The environment variables of one app's services.
 
     ``passwords`` maps an engine to the app's password on this host (read from its root-only
@@ -187,6 +222,7 @@ def app_services_env(app, passwords=None, postgresql_port=5432, postgresql_ssl=F
     if part not in ("all", "secret", "public"):
         raise ValueError(f"app_services_env: part must be all, secret or public (got {part!r})")
     env = _services_env(app, passwords or {}, postgresql_port, postgresql_ssl, postgresql_socket_dir, redis_port)
+    env.update(_mariadb_env(app, passwords or {}, mariadb_socket, mariadb_port))
     if part == "all":
         return env
     return {k: v for k, v in env.items() if (k in SECRET_ENV_NAMES) == (part == "secret")}
@@ -232,10 +268,35 @@ def _services_env(app, passwords, postgresql_port, postgresql_ssl, postgresql_so
     return env
 
 
+def _mariadb_env(app, passwords, socket, port) -> dict:
+    spec = (app.get("services") or {}).get("mariadb")
+    if spec is None and "mariadb" not in (app.get("services") or {}):
+        return {}
+    spec = spec or {}
+    if spec.get("url"):
+        return {"DATABASE_URL": spec["url"]}
+    name, password = app["name"], passwords["mariadb"]
+    # Over the unix socket (libmysqlclient, PyMySQL, SQLAlchemy and dj-database-url read
+    # unix_socket): the account is name@localhost only, and TLS or require_secure_transport on
+    # TCP never stands in the way of the apps on the host.
+    return {
+        "DATABASE_URL": f"mysql://{name}:{quote(password, safe='')}@localhost/{name}"
+                        f"?unix_socket={quote(socket, safe='/')}&charset=utf8mb4",
+        # Django's DATABASES (ENGINE django.db.backends.mysql): a HOST starting with / is the socket.
+        "DATABASE_ENGINE": "mysql",
+        "DATABASE_NAME": name,
+        "DATABASE_USER": name,
+        "DATABASE_PASSWORD": password,
+        "DATABASE_HOST": socket,
+        "DATABASE_PORT": str(int(port)),
+    }
+
+
 class FilterModule:
     def filters(self):
         return {
             "postgresql_tuning": postgresql_tuning,
+            "mariadb_tuning": mariadb_tuning,
             "redis_tuning": redis_tuning,
             "memcached_tuning": memcached_tuning,
             "apps_without_memcached": apps_without_memcached,

@@ -13,6 +13,12 @@ superuser: ``pg_dump`` and ``pg_restore`` run as the app's own unix user (``runu
 peer authentication makes it the app's role), so a schema the app shaped (functions, operators,
 casts run while dumping or restoring) gets no more rights than the app has. Root opens the dump
 file (root-only) and hands it over as standard output or input; the app's user never opens it.
+
+MariaDB (``--engine mariadb``) is dumped the same way: ``mariadb-dump --single-transaction`` as the
+app's unix user, which logs in as the app's own account over the socket (``unix_socket``
+authentication; no password on a command line), into ``<app>-<time>-<reason>.sql``; restored
+with the ``mariadb`` client as the app's user, in its sandbox mode (no shell or file commands
+from the dump).
 """
 from __future__ import annotations
 
@@ -25,18 +31,36 @@ import subprocess
 import sys
 import time
 
-SUFFIX = {"postgresql": ".pgdump"}
-NAME_RE = re.compile(r"(?P<app>[a-z][a-z0-9_]*)-(?P<stamp>[0-9]{8}T[0-9]{6}Z)-(?P<reason>[a-z0-9_-]+)\.pgdump")
+SUFFIX = {"postgresql": ".pgdump", "mariadb": ".sql"}
+ENGINES = tuple(SUFFIX)
+NAME_RE = re.compile(r"(?P<app>[a-z][a-z0-9_]*)-(?P<stamp>[0-9]{8}T[0-9]{6}Z)-(?P<reason>[a-z0-9_-]+)"
+                     r"\.(?P<ext>pgdump|sql)")
+MARIADB_SOCKET = "/run/mysqld/mysqld.sock"
 
 
-def dump_name(app: str, reason: str, now: float) -> str:
-    return f"{app}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))}-{reason}.pgdump"
+def dump_name(app: str, reason: str, now: float, engine: str = "postgresql") -> str:
+    return f"{app}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))}-{reason}{SUFFIX[engine]}"
+
+
+def dump_engine(path: str) -> str:
+    """The server a dump is of, from its name."""
+    found = NAME_RE.fullmatch(os.path.basename(path))
+    if not found:
+        raise RuntimeError(f"dbbackup: {os.path.basename(path)!r} is not the name of a dump")
+    return "postgresql" if found.group("ext") == "pgdump" else "mariadb"
+
+
+def engines_of(app: str, base: str) -> list[str]:
+    """The servers of this host that hold a database of the app: those whose password file the
+    collection keeps in <base>/.pyweb/ (service_account writes it when it makes the account)."""
+    return [engine for engine in ENGINES
+            if os.path.isfile(os.path.join(base, ".pyweb", f"{engine}_password"))]
 
 
 # The tools' environment: nothing of root's (PG* variables, HOME with a .pgpass) reaches them.
 TOOL_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/", "LC_ALL": "C.UTF-8"}
 # Accounts a dump must never run as: the superuser's own, and root.
-REFUSED_USERS = ("root", "postgres")
+REFUSED_USERS = ("root", "postgres", "mysql")
 
 
 def app_user(app: str, getpwnam=pwd.getpwnam) -> str:
@@ -52,11 +76,24 @@ def app_user(app: str, getpwnam=pwd.getpwnam) -> str:
     return app
 
 
-def dump_command(app: str) -> list[str]:
+def _mariadb_client(app: str) -> list[str]:
+    # No option file of the host's decides where it connects; the socket logs the unix user in
+    # as the account of the same name (unix_socket), so no password is needed or shown.
+    return ["--no-defaults", "--protocol=socket", f"--socket={MARIADB_SOCKET}", f"--user={app}"]
+
+
+def dump_command(app: str, engine: str = "postgresql") -> list[str]:
+    if engine == "mariadb":
+        return ["runuser", "-u", app, "--", "mariadb-dump", *_mariadb_client(app), "--single-transaction",
+                "--no-tablespaces", "--hex-blob", "--triggers", app]
     return ["runuser", "-u", app, "--", "pg_dump", "-Fc", "--no-owner", "-d", app]
 
 
-def restore_command(app: str) -> list[str]:
+def restore_command(app: str, engine: str = "postgresql") -> list[str]:
+    if engine == "mariadb":
+        # Sandbox mode: the client refuses the dump's shell and file commands (system, source...).
+        return ["runuser", "-u", app, "--", "mariadb", *_mariadb_client(app), "--batch", "--sandbox",
+                "--binary-mode", app]
     # One transaction: a restore that fails leaves the database as it was.
     return ["runuser", "-u", app, "--", "pg_restore", "--clean", "--if-exists", "--no-owner",
             "--single-transaction", "--exit-on-error", "-d", app]
@@ -74,21 +111,22 @@ def ensure_dir(path: str) -> None:
 
 
 def dump(app: str, folder: str, reason: str, now: float | None = None, run=subprocess.run,
-         getpwnam=pwd.getpwnam) -> str:
+         getpwnam=pwd.getpwnam, engine: str = "postgresql") -> str:
     """Dump the app's database into folder; returns the file's path. A failed dump leaves no file."""
     app_user(app, getpwnam)
     ensure_dir(folder)
-    path = os.path.join(folder, dump_name(app, reason, time.time() if now is None else now))
+    path = os.path.join(folder, dump_name(app, reason, time.time() if now is None else now, engine))
     tmp = path + ".part"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
-            proc = run(dump_command(app), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
+            proc = run(dump_command(app, engine), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
                        check=False, cwd="/", env=TOOL_ENV)
             out.flush()
             os.fsync(out.fileno())
         if proc.returncode != 0:
-            raise RuntimeError(f"pg_dump of {app} failed: {proc.stderr.decode(errors='replace').strip()}")
+            tool = "mariadb-dump" if engine == "mariadb" else "pg_dump"
+            raise RuntimeError(f"{tool} of {app} failed: {proc.stderr.decode(errors='replace').strip()}")
         os.rename(tmp, path)
     except BaseException:
         if os.path.lexists(tmp):
@@ -97,14 +135,15 @@ def dump(app: str, folder: str, reason: str, now: float | None = None, run=subpr
     return path
 
 
-def dumps(app: str, folder: str) -> list[str]:
-    """The app's dumps in folder, oldest first (by the time in their names)."""
+def dumps(app: str, folder: str, engine: str | None = None) -> list[str]:
+    """The app's dumps in folder (of one engine's, if given), oldest first (by the time in their names)."""
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
         return []
     found = [(m.group("stamp"), name) for name in names
-             if (m := NAME_RE.fullmatch(name)) and m.group("app") == app]
+             if (m := NAME_RE.fullmatch(name)) and m.group("app") == app
+             and (engine is None or name.endswith(SUFFIX[engine]))]
     return [os.path.join(folder, name) for stamp, name in sorted(found)]
 
 
@@ -127,8 +166,9 @@ def to_prune(paths: list[str], keep: int, max_age_days: int, now: float, stamp=N
     return gone
 
 
-def prune(app: str, folder: str, keep: int, max_age_days: int, now: float | None = None) -> list[str]:
-    gone = to_prune(dumps(app, folder), keep, max_age_days, time.time() if now is None else now)
+def prune(app: str, folder: str, keep: int, max_age_days: int, now: float | None = None,
+          engine: str | None = None) -> list[str]:
+    gone = to_prune(dumps(app, folder, engine), keep, max_age_days, time.time() if now is None else now)
     for path in gone:
         os.unlink(path)
     return gone
@@ -137,26 +177,29 @@ def prune(app: str, folder: str, keep: int, max_age_days: int, now: float | None
 def restore(app: str, path: str, run=subprocess.run, getpwnam=pwd.getpwnam) -> None:
     """Restore a dump into the app's database, as the app's own user, from root's file on stdin."""
     app_user(app, getpwnam)
+    engine = dump_engine(path)
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as src:
-        proc = run(restore_command(app), stdin=src, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        proc = run(restore_command(app, engine), stdin=src, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                    check=False, cwd="/", env=TOOL_ENV)
     if proc.returncode != 0:
-        raise RuntimeError(f"pg_restore into {app} failed: {proc.stderr.decode(errors='replace').strip()}")
+        tool = "mariadb" if engine == "mariadb" else "pg_restore"
+        raise RuntimeError(f"{tool} into {app} failed: {proc.stderr.decode(errors='replace').strip()}")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Dump an app's PostgreSQL database and prune old dumps.")
+    parser = argparse.ArgumentParser(description="Dump an app's database and prune old dumps.")
     parser.add_argument("--app", required=True)
+    parser.add_argument("--engine", choices=ENGINES, default="postgresql")
     parser.add_argument("--dir", required=True)
     parser.add_argument("--keep", type=int, default=14)
     parser.add_argument("--max-age-days", type=int, default=30)
     parser.add_argument("--reason", default="timer")
     args = parser.parse_args(argv)
     os.umask(0o077)
-    path = dump(args.app, args.dir, args.reason)
+    path = dump(args.app, args.dir, args.reason, engine=args.engine)
     sys.stdout.write(f"{args.app}: dumped to {path}\n")
-    for gone in prune(args.app, args.dir, args.keep, args.max_age_days):
+    for gone in prune(args.app, args.dir, args.keep, args.max_age_days, engine=args.engine):
         sys.stdout.write(f"{args.app}: pruned {gone}\n")
     return 0
 

@@ -1,12 +1,12 @@
 #!/usr/bin/python
 # Copyright: pyweb.deploy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""An app's own account (and database) in the host's PostgreSQL or Redis."""
+"""An app's own account (and database) in the host's PostgreSQL, MariaDB or Redis."""
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: service_account
-short_description: An app's own database and account in the host's PostgreSQL, or its ACL user in Redis
+short_description: An app's own database and account in the host's PostgreSQL or MariaDB, or its ACL user in Redis
 description:
   - B(PostgreSQL) drives C(psql) as the C(postgres) superuser over the local socket (peer
     authentication) to make a login role named after the app, owning a database of the same name, with
@@ -17,6 +17,15 @@ description:
     (superuser, createrole, createdb, replication, bypassrls), and a database with the app's name
     that lacks it and is not that role's, are refused before anything is written (never given a
     new password, LOGIN, a new owner, nor dropped).
+  - B(MariaDB) drives the C(mariadb) client as root over the local socket (root@localhost by
+    C(unix_socket); SQL on standard input) to make a database named after the app (utf8mb4, with the
+    comment C(pyweb.deploy app <app>)) and the user C(<app>@localhost) with C(ALL PRIVILEGES) on that
+    database only (its C(_) escaped, so no other database matches), logging in with its password
+    (C(mysql_native_password)) or, over the socket, as the unix user of its name (C(unix_socket),
+    the app's dumps run so). A database with the app's name that lacks the comment, and a user with
+    the app's name at another host, with a global privilege, a grant beyond that database, or
+    without the collection's database beside it (an admin's, C(root), C(mysql)), are refused before
+    anything is written.
   - B(Redis) keeps one line per app in the ACL file, C(user <app> on) with the password's SHA-256
     and C(~<app>:* &<app>:* +@all -@dangerous), less C(KEYS), C(SCAN), C(RANDOMKEY), C(PUBSUB CHANNELS),
     C(PUBSUB SHARDCHANNELS), C(PUBSUB NUMSUB), C(SCRIPT FLUSH) and C(FUNCTION); the app may touch only
@@ -25,7 +34,8 @@ description:
   - The password is generated once (URL-safe, 256 bits) and kept in O(password_file), root only;
     or given in O(password) (from a vault), which replaces the kept one. It reaches C(psql) on its
     standard input, never on a command line, and is never returned.
-  - O(state=absent) drops the database and the role (PostgreSQL) or the ACL line (Redis), and
+  - O(state=absent) drops the database and the role (PostgreSQL), the database and the user
+    (MariaDB) or the ACL line (Redis), and
     removes O(password_file), with the same refusals. The backup playbook takes a final dump first.
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)
@@ -37,7 +47,7 @@ options:
   engine:
     description: The server.
     type: str
-    choices: [postgresql, redis]
+    choices: [postgresql, mariadb, redis]
     required: true
   state:
     description: C(present) creates what is missing; C(absent) drops it.
@@ -71,6 +81,12 @@ EXAMPLES = r"""
     engine: postgresql
     password_file: /srv/apps/blog/.pyweb/postgresql_password
 
+- name: The app's own MariaDB database and user
+  pyweb.deploy.service_account:
+    app: blog
+    engine: mariadb
+    password_file: /srv/apps/blog/.pyweb/mariadb_password
+
 - name: The app's Redis ACL user
   pyweb.deploy.service_account:
     app: blog
@@ -81,7 +97,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 created:
-  description: What was created or dropped (C(role), C(database), C(password), C(acl)).
+  description: What was created or dropped (C(role), C(user), C(grant), C(database), C(password), C(acl)).
   returned: always
   type: list
   elements: str
@@ -92,10 +108,13 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pyweb.deploy.plugins.module_utils import mariadb
 
 
 def quote_ident(name: str) -> str:
@@ -245,11 +264,26 @@ def psql(module, sql: str, database: str = "postgres") -> str:
     return proc.stdout
 
 
+def mariadb_found(module, app: str) -> dict:
+    found = mariadb.parse_found(mariadb_sql(module, mariadb.found_sql(app)))
+    refused = mariadb.refusal(app, found)
+    if refused:
+        module.fail_json(msg=f"service_account: {refused}")
+    return found
+
+
+def mariadb_sql(module, sql: str) -> str:
+    try:
+        return mariadb.run_sql(sql)
+    except RuntimeError as exc:
+        module.fail_json(msg=str(exc))
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "app": {"type": "str", "required": True},
-            "engine": {"type": "str", "choices": ["postgresql", "redis"], "required": True},
+            "engine": {"type": "str", "choices": ["postgresql", "mariadb", "redis"], "required": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "password": {"type": "str", "no_log": True},
             "password_file": {"type": "path", "required": True, "no_log": False},
@@ -266,7 +300,12 @@ def main():
     created = []
 
     if p["state"] == "absent":
-        if engine == "postgresql":
+        client = {"postgresql": "psql", "mariadb": "mariadb"}.get(engine)
+        # Without the server's client on this host, the server is not here: nothing to drop.
+        installed = client is None or shutil.which(client, path="/usr/sbin:/usr/bin:/sbin:/bin") is not None
+        if not installed:
+            pass
+        elif engine == "postgresql":
             found = postgresql_found(module, app)
             if found.get("database") is not None:
                 created.append("database")
@@ -275,7 +314,15 @@ def main():
             if created and not module.check_mode:
                 psql(module, f"DROP DATABASE IF EXISTS {quote_ident(app)} WITH (FORCE);\n"
                              f"DROP ROLE IF EXISTS {quote_ident(app)};\n")
-        elif (text := read_text(p["acl_file"])) is not None:
+        elif engine == "mariadb":
+            found = mariadb_found(module, app)
+            if found.get("database") is not None:
+                created.append("database")
+            if found.get("hosts"):
+                created.append("user")
+            if created and not module.check_mode:
+                mariadb_sql(module, mariadb.drop_sql(app))
+        elif engine == "redis" and (text := read_text(p["acl_file"])) is not None:
             merged = redis_acl_merge(text, app, None)
             if merged != text:
                 created.append("acl")
@@ -288,7 +335,8 @@ def main():
         module.exit_json(changed=bool(created), created=created)
 
     # A role or database that is not the app's is refused before anything is written.
-    found = postgresql_found(module, app) if engine == "postgresql" else None
+    found = (postgresql_found(module, app) if engine == "postgresql"
+             else mariadb_found(module, app) if engine == "mariadb" else None)
     password = p["password"] or kept or secrets.token_urlsafe(32)
     new_password = password != kept
     if new_password:
@@ -300,6 +348,11 @@ def main():
         created += done
         if sql and not module.check_mode:
             psql(module, sql + "\n")
+    elif engine == "mariadb":
+        sql, done = mariadb.account_sql(app, found, password, new_password)
+        created += done
+        if sql and not module.check_mode:
+            mariadb_sql(module, sql + "\n")
     else:
         text = read_text(p["acl_file"]) or ""
         merged = redis_acl_merge(text, app, redis_acl_line(app, password))

@@ -57,11 +57,13 @@ WSGI_APPLICATION = "blog.wsgi.application"
 
 DATA_DIR = Path(os.environ.get("DJANGO_DATA_DIR", BASE_DIR / "data"))
 # With services: {postgresql: {}} pyweb.deploy sets DATABASE_ENGINE, _NAME, _USER, _PASSWORD,
-# _HOST (the socket folder: peer authentication as the app's own user) and _PORT; else SQLite.
-if os.environ.get("DATABASE_ENGINE") == "postgresql":
+# _HOST (the socket folder: peer authentication as the app's own user) and _PORT; with
+# services: {mariadb: {}}, DATABASE_ENGINE=mysql and _HOST the server's socket (a driver such as
+# mysqlclient in the requirements); else SQLite.
+if os.environ.get("DATABASE_ENGINE") in ("postgresql", "mysql"):
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "django.db.backends." + os.environ["DATABASE_ENGINE"],
             "NAME": os.environ["DATABASE_NAME"],
             "USER": os.environ["DATABASE_USER"],
             "PASSWORD": os.environ.get("DATABASE_PASSWORD", ""),

@@ -1,8 +1,9 @@
 """The example Flask app, built by a factory: hello:create_app()."""
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from flask import Flask, jsonify, render_template_string
+from flask import Flask, abort, jsonify, render_template_string, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 VERSION = (Path(__file__).resolve().parent.parent / "VERSION").read_text().strip()
@@ -13,6 +14,25 @@ PAGE = """<!doctype html>
 <body><h1>Hello from the Flask example, version {{ version }}</h1>
 <p>Served for {{ scheme }}://{{ host }}</p></body></html>
 """
+
+
+def connect():
+    """A connection to the database of DATABASE_URL (mysql://user:password@host[:port]/name
+    [?unix_socket=path]), with PyMySQL; None without one."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("mysql://", "mariadb://")):
+        return None
+    import pymysql
+
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    options = {"user": unquote(parts.username or ""), "password": unquote(parts.password or ""),
+               "database": parts.path.lstrip("/"), "charset": query.get("charset", "utf8mb4"), "autocommit": True}
+    if query.get("unix_socket"):
+        options["unix_socket"] = query["unix_socket"]
+    else:
+        options.update(host=parts.hostname or "localhost", port=parts.port or 3306)
+    return pymysql.connect(**options)
 
 
 def create_app():
@@ -29,6 +49,21 @@ def create_app():
     @app.get("/health")
     def health():
         return jsonify(status="ok", version=VERSION, secret_key_set=bool(app.config["SECRET_KEY"]))
+
+    # The notes kept in the app's database (molecule/site_flask: they survive a redeploy, a
+    # rollback, and come back from a restored dump).
+    @app.route("/notes", methods=["GET", "POST"])
+    def notes():
+        db = connect()
+        if db is None:
+            abort(404)
+        with db, db.cursor() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, "
+                           "text VARCHAR(200) NOT NULL)")
+            if request.method == "POST":
+                cursor.execute("INSERT INTO notes (text) VALUES (%s)", (request.form["text"],))
+            cursor.execute("SELECT text FROM notes ORDER BY id")
+            return jsonify(notes=[row[0] for row in cursor.fetchall()])
 
     @app.get("/error")
     def error():
