@@ -153,6 +153,45 @@ def apps_without_memcached(apps) -> list[str]:
             or ((app.get("services") or {}).get("memcached") or {}).get("servers")]
 
 
+# The mariadb role's own settings, and those that would open the server (a typo must not become a
+# hole): mariadb_settings refuses them, naming the variable that owns them where there is one.
+MARIADB_OWNED = {
+    "bind_address": "mariadb_bind_address", "port": "mariadb_port", "skip_networking": "",
+    "skip_grant_tables": "", "local_infile": "", "symbolic_links": "", "secure_file_priv": "",
+    "require_secure_transport": "mariadb_require_secure_transport", "init_file": "",
+    "init_connect": "", "plugin_load": "", "plugin_load_add": "", "general_log": "",
+    "general_log_file": "", "sql_mode": "", "skip_name_resolve": "", "user": "",
+    "max_connections": "mariadb_max_connections",
+}
+MARIADB_OWNED_PREFIXES = ("ssl", "tls_")
+MARIADB_NAME_RE = re.compile(r"[a-z][a-z0-9_-]*")
+MARIADB_VALUE_RE = re.compile(r"[A-Za-z0-9_.,:/+@%=-]{1,256}")
+
+
+def mariadb_settings_problems(settings) -> list[str]:
+    """What is wrong with ``mariadb_settings`` (empty: nothing): names that are not option names,
+    options the role owns or that would open the server, values that are not one plain word."""
+    if not isinstance(settings, dict):
+        return ["mariadb_settings must be a mapping of option names to values"]
+    problems = []
+    for name, value in settings.items():
+        if not isinstance(name, str) or not MARIADB_NAME_RE.fullmatch(name):
+            problems.append(f"mariadb_settings: {name!r} is not an option name ([a-z0-9_-])")
+            continue
+        key = name.replace("-", "_")
+        if key in MARIADB_OWNED or key.startswith(MARIADB_OWNED_PREFIXES):
+            owner = MARIADB_OWNED.get(key, "")
+            problems.append(f"mariadb_settings: {name} is the role's own or would open the server"
+                            + (f": set {owner}" if owner else ": it is refused"))
+            continue
+        if isinstance(value, bool):
+            problems.append(f"mariadb_settings: {name}: write ON or OFF (quoted), not a YAML boolean")
+        elif not isinstance(value, (str, int, float)) or not MARIADB_VALUE_RE.fullmatch(str(value)):
+            problems.append(f"mariadb_settings: {name}'s value must be one word of letters, digits "
+                            "and _.,:/+@%=- (no spaces, quotes or control characters)")
+    return problems
+
+
 def check_services(where: str, services, kind=None) -> list[str]:
     """The problems of one app's ``services`` field (app_errors calls this)."""
     if services is None:
@@ -297,6 +336,7 @@ class FilterModule:
         return {
             "postgresql_tuning": postgresql_tuning,
             "mariadb_tuning": mariadb_tuning,
+            "mariadb_settings_problems": mariadb_settings_problems,
             "redis_tuning": redis_tuning,
             "memcached_tuning": memcached_tuning,
             "apps_without_memcached": apps_without_memcached,

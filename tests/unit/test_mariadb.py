@@ -217,3 +217,16 @@ def test_mariadb_restore_feeds_roots_file_to_the_apps_client(tmp_path):
     assert seen == {"cmd": dbbackup.restore_command("blog", "mariadb"), "data": b"CREATE TABLE t (x int);"}
     with pytest.raises(RuntimeError, match="is not an app"):
         dbbackup.app_user("mysql")
+
+
+def test_mariadb_settings_problems_refuses_owned_and_opening_options():
+    from ansible_collections.pyweb.deploy.plugins.filter.services import mariadb_settings_problems as problems
+
+    assert problems({"wait_timeout": 600, "innodb-flush-log-at-trx-commit": "2", "character_set_server": "utf8mb4"}) == []
+    assert "mariadb_bind_address" in problems({"bind-address": "0.0.0.0"})[0]
+    for name in ("skip-grant-tables", "skip_networking", "local-infile", "plugin_load_add", "ssl_ca", "init-file"):
+        assert problems({name: 1}), name
+    assert problems({"max_allowed_packet": "64M\nskip-grant-tables"})
+    assert problems({"log_warnings": "2 ; x"})
+    assert "ON or OFF" in problems({"performance_schema": True})[0]
+    assert problems({"Bad Name": 1}) and problems(["x"])
