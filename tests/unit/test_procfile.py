@@ -389,3 +389,23 @@ def test_process_unit_files_are_told_from_other_files_of_the_app():
     no = ["hello-.service.d", "hello-worker@.service.d", "hello.service", "hello.socket", "hello.service.d",
           "hellothere-worker@.service", "other-worker@.service", "hello-job-nightly.service.d"]
     assert [n for n in yes + no if app_processes.is_process_unit_file("hello", n)] == yes
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("0.0.0.0", False)])
+def test_the_kernels_own_table_shows_this_processs_listener(host, loopback):
+    """app_processes reads /proc/net/tcp of this machine: a listener of ours, by our user's name."""
+    import pwd
+    import socket
+    listener = socket.socket()
+    try:
+        listener.bind((host, 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        problem = app_processes._web_listener_problem(pwd.getpwuid(os.getuid()).pw_name, port)
+        if loopback:
+            assert problem is None
+        else:
+            assert problem.startswith(f"the web process listens on 0.0.0.0:{port}; bind 127.0.0.1")
+    finally:
+        listener.close()
+    assert app_processes._web_listener_problem(pwd.getpwuid(os.getuid()).pw_name, port) == ""
