@@ -11,6 +11,8 @@ pyweb.deploy.app_processes reads the files from the release and acts on what the
   app and the server options the wsgi role takes (the collection serves it on its own socket).
 - ``web_ports`` / ``web_plan`` / ``web_retire_plan``: any other ``web`` command runs as a process
   of its own on one of two loopback ports (blue/green), behind Nginx.
+- ``tcp_listeners`` / ``web_listener_problem``: who listens on a web port (/proc/net/tcp and
+  tcp6), and whether that is the app's own process on loopback only.
 - ``exec_start``: a command line as systemd's ExecStart= runs it through ``/bin/sh -c``.
 - ``app_json_env``: app.json's ``env`` as defaults, secrets to generate and required names missing.
 - ``plan_processes``: the Procfile's processes with their counts (``processes: {worker: 2}``).
@@ -18,8 +20,11 @@ pyweb.deploy.app_processes reads the files from the release and acts on what the
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
+import struct
+import sys
 
 # Heroku's process type names; they become part of unit names (<app>-<process>@<n>.service).
 PROCESS_RE = re.compile(r"[A-Za-z0-9_-]{1,30}")
@@ -248,10 +253,78 @@ def web_retire_plan(ports: list, keep: int, running: list, enabled: list) -> dic
     return {"start": keep not in running or keep not in enabled, "stop": other}
 
 
-def nginx_workers(processes: list) -> list:
-    """The pids of Nginx's worker processes, from (pid, cmdline) pairs: the ones a reload replaces,
-    whose exit tells that no worker sends requests to the old upstream any more."""
-    return sorted(pid for pid, cmdline in processes if cmdline.startswith("nginx: worker process"))
+# /proc/net/tcp's state column: 0A is TCP_LISTEN.
+TCP_LISTEN = "0A"
+
+
+def _proc_address(text: str, byteorder: str) -> str:
+    """An address of /proc/net/tcp{,6} (32-bit words in hex, each in the kernel's byte order)."""
+    order = "<" if byteorder == "little" else ">"
+    raw = b"".join(struct.pack(order + "I", int(text[i:i + 8], 16)) for i in range(0, len(text), 8))
+    ip = ipaddress.ip_address(raw)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return f"::ffff:{mapped}" if mapped else str(ip)
+
+
+def tcp_listeners(text: str, byteorder: str = sys.byteorder) -> list:
+    """The LISTEN sockets of /proc/net/tcp or /proc/net/tcp6: [{address, port, uid}]."""
+    found = []
+    for line in text.splitlines()[1:]:
+        words = line.split()
+        if len(words) < 8 or words[3] != TCP_LISTEN or ":" not in words[1]:
+            continue
+        address, _sep, port = words[1].rpartition(":")
+        try:
+            found.append({"address": _proc_address(address, byteorder), "port": int(port, 16), "uid": int(words[7])})
+        except (ValueError, struct.error):
+            continue
+    return found
+
+
+def _loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def web_listener_problem(listeners: list, port: int, uid: int, names: dict = None):
+    """None when every LISTEN socket on the port belongs to the app's uid and is bound to loopback
+    (127.0.0.1, ::1) only, else what is wrong: another user's process holds the port (it would get
+    the app's traffic), or the app's process listens on every interface (visitors would reach it
+    past Nginx). "" when nothing listens on the port (yet). names: uid -> user name."""
+    names = names or {}
+    on_port = [entry for entry in listeners if entry["port"] == int(port)]
+    if not on_port:
+        return ""
+
+    def shown(entry):
+        address = entry["address"]
+        return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+    strangers = [entry for entry in on_port if entry["uid"] != int(uid)]
+    if strangers:
+        who = ", ".join(f"user {names.get(entry['uid'], entry['uid'])} (uid {entry['uid']}) on {shown(entry)}"
+                        for entry in strangers)
+        return (f"port {port} is taken by {who}: another process listens on the app's web port, "
+                "so the release's own web process cannot, and its traffic would go there")
+    wide = [entry for entry in on_port if not _loopback(entry["address"])]
+    if wide:
+        return (f"the web process listens on {', '.join(shown(entry) for entry in wide)}; bind 127.0.0.1 "
+                "(the HOST variable) so that only Nginx reaches it")
+    return None
+
+
+NGINX_BINARY = "/usr/sbin/nginx"
+
+
+def nginx_workers(processes: list, master, binary: str = NGINX_BINARY) -> list:
+    """The pids of Nginx's worker processes, from (pid, ppid, exe) triples: the children of the
+    master (its pid from /run/nginx.pid) that run Nginx's binary, the ones a reload replaces,
+    whose exit tells that no worker sends requests to the old upstream any more. Not told by
+    their command line, which any process can set to "nginx: worker process"."""
+    if not master:
+        return []
+    return sorted(pid for pid, ppid, exe in processes if ppid == master and exe in (binary, binary + " (deleted)"))
 
 
 def exec_start(command: str) -> str:

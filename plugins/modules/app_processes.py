@@ -29,12 +29,15 @@ description:
     C(<app>-web-<port>.service) on one of two loopback ports of the app's (C(20000 + 2 x uid) and
     the next), with C(PORT) set. O(action=web_plan) tells which port serves (from O(state_file)
     and the units that run) and which one a new release starts on, and the pids of Nginx's
-    workers; O(action=web_start) (re)starts the unit on O(port) (its file written before) and
-    asks it for O(health) on C(127.0.0.1), stopping it again and failing with its journal when it
-    does not answer; O(action=web_retire), once Nginx's upstream names O(port), waits for the
-    Nginx workers of O(wait_pids) to exit (they may still send requests to the old port), stops
-    and disables the other port's unit, enables O(port)'s (starting it if it does not run) and
-    records O(port) in O(state_file).
+    workers; O(action=web_start) (re)starts the unit on O(port) (its file written before), waits
+    until the port has a LISTEN socket in C(/proc/net/tcp)/C(tcp6), accepts it only when every
+    listener on the port is the app's uid bound to C(127.0.0.1) or C(::1) (not another user's
+    process, not C(0.0.0.0)/C(::)), and asks it for O(health) on C(127.0.0.1), stopping it again and
+    failing with its journal (and what listens) otherwise; O(action=web_retire), once Nginx's
+    upstream names O(port), waits for the Nginx workers of O(wait_pids) to exit (they may still
+    send requests to the old port), stops and disables the other port's unit and removes that
+    port's environment file (a copy of the app's secrets), enables O(port)'s (starting it if it
+    does not run) and records O(port) in O(state_file).
   - Check mode reports what would change and changes nothing.
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)
@@ -106,7 +109,7 @@ options:
     description: Where O(action=apply) records what the processes run with, or the web actions the port that serves.
     type: path
   port:
-    description: The web port to start (O(action=web_start)) or to keep (O(action=web_retire)).
+    description: The web port to start (O(action=web_start)), to keep (O(action=web_retire)) or to check (O(action=web_plan)).
     type: int
   health:
     description:
@@ -120,9 +123,16 @@ options:
         C(/etc/pyweb/<app>.web-<port>.env), which the port's unit reads.
     type: path
   start_timeout:
-    description: Seconds O(action=web_start) waits for the port to accept a connection.
+    description: Seconds O(action=web_start) waits for the app's process to listen on the port.
     type: int
     default: 60
+  check_listener:
+    description:
+      - O(action=web_plan) fails unless what listens on O(port) (or the port that serves) is the app's
+        own process on C(127.0.0.1)/C(::1) only, read from C(/proc/net/tcp) and C(/proc/net/tcp6) (before
+        Nginx is pointed at it).
+    type: bool
+    default: false
   wait_pids:
     description: Nginx worker pids (RV(nginx_workers) of O(action=web_plan)) O(action=web_retire) waits for, at most 60 seconds.
     type: list
@@ -232,7 +242,6 @@ import json
 import os
 import pwd
 import secrets
-import socket
 import stat
 import time
 
@@ -255,6 +264,7 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_C
 UNIT_DIR = "/etc/systemd/system"
 # The nginx role's folder of upstream files: there once it configured the host.
 NGINX_UPSTREAMS = "/etc/nginx/pyweb/upstreams"
+NGINX_PID = "/run/nginx.pid"
 
 
 def read_in_release(release: str, rel: str):
@@ -533,16 +543,41 @@ def _web_states(module, app, ports):
 
 
 def _nginx_processes():
+    try:
+        master = int(distinfo.read_text(NGINX_PID) or "0")
+    except ValueError:
+        master = 0
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                found.append((int(entry), handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()))
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                ppid = int(handle.read().rsplit(b")", 1)[1].split()[1])
+            exe = os.readlink(f"/proc/{entry}/exe") if ppid == master else ""
+        except (OSError, ValueError, IndexError):
+            continue
+        found.append((int(entry), ppid, exe))
+    return procfile.nginx_workers(found, master)
+
+
+def _web_listener_problem(app, port):
+    """None when the app's own process listens on 127.0.0.1/::1:port only, "" when nothing listens
+    there, else what listens there instead (procfile.web_listener_problem)."""
+    listeners = []
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path, encoding="ascii", errors="replace") as handle:
+                listeners += procfile.tcp_listeners(handle.read())
         except OSError:
             continue
-    return procfile.nginx_workers(found)
+    names = {}
+    for entry in listeners:
+        try:
+            names[entry["uid"]] = pwd.getpwuid(entry["uid"]).pw_name
+        except KeyError:
+            pass
+    return procfile.web_listener_problem(listeners, port, pwd.getpwnam(app).pw_uid, names)
 
 
 def _journal(module, unit):
@@ -554,6 +589,14 @@ def web_plan(module, p) -> dict:
     ports = _ports(module, p["app"])
     running, enabled = _web_states(module, p["app"], ports)
     plan = procfile.web_plan(ports, _record(p["state_file"]), running)
+    # Before Nginx is pointed at a port: the app's own process on loopback must be what listens there.
+    port = p["port"] or plan["active"]
+    if p["check_listener"] and port:
+        if port not in ports:
+            module.fail_json(msg=f"{p['app']}: port {port} is not one of the app's web ports")
+        problem = _web_listener_problem(p["app"], port)
+        if problem:
+            module.fail_json(msg=f"{p['app']}: Nginx is not pointed at port {port}: {problem}")
     return {"changed": False, "ports": ports, "running": running, "enabled": enabled,
             "units": {str(port): procfile.web_unit(p["app"], port) for port in ports},
             "nginx_workers": _nginx_processes(), "nginx_ready": os.path.isdir(NGINX_UPSTREAMS), **plan}
@@ -578,11 +621,14 @@ def web_start(module, p) -> dict:
     problem = "" if rc == 0 else f"systemctl restart {unit} failed: {err.strip()}"
     deadline = time.monotonic() + p["start_timeout"]
     while not problem:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2):
-                break
-        except OSError:
-            pass
+        # Who listens on the port, from the kernel's table rather than a connection (which anyone's
+        # listener would accept): the app's own uid, on loopback only, or the deploy stops here.
+        found = _web_listener_problem(app, port)
+        if found:
+            problem = found
+            break
+        if found is None:
+            break
         states = unit_states(module, [unit])
         if states[unit]["active"] not in ("active", "activating", "reloading"):
             problem = f"{unit} stopped before it listened on 127.0.0.1:{port}"
@@ -598,11 +644,17 @@ def web_start(module, p) -> dict:
             "contains": str(health.get("contains", "")), "validate_certs": False,
             "timeout": int(health.get("timeout", 10)), "retries": int(health.get("retries", 3)), "delay": 1,
             "headers": {"X-Forwarded-Proto": "https"} if health.get("https") else {}})
-        if ok:
+        # Still the app's own listener that answered (nothing took its place meanwhile).
+        found = _web_listener_problem(app, port)
+        if ok and found is None:
             return {**result, "status": answer["status"]}
+        if ok:
+            answer = {"msg": found or f"nothing listens on 127.0.0.1:{port} any more"}
         problem = answer["msg"].replace("http://", "", 1)
     journal = _journal(module, unit)
     module.run_command(["systemctl", "stop", "--", unit])
+    if os.path.lexists(web_env_file(app, port)):
+        os.unlink(web_env_file(app, port))
     module.fail_json(msg=f"{app}: {problem}", journal=journal, **result)
     return result
 
@@ -617,7 +669,10 @@ def web_retire(module, p) -> dict:
         module.fail_json(msg=f"{app}: {e}")
     stop = [procfile.web_unit(app, port) for port in plan["stop"]]
     record = _record(p["state_file"]) != keep
-    result = {"changed": bool(plan["start"] or stop or record), "stopped": stop, "started": plan["start"]}
+    # The other port's copy of the app's environment: not left on disk once its unit is stopped.
+    stale = [web_env_file(app, port) for port in ports if port != keep and port not in plan["stop"]
+             and os.path.lexists(web_env_file(app, port))]
+    result = {"changed": bool(plan["start"] or stop or record or stale), "stopped": stop, "started": plan["start"]}
     if module.check_mode or not result["changed"]:
         return result
     if stop:
@@ -628,6 +683,9 @@ def web_retire(module, p) -> dict:
         rc, _out, err = module.run_command(["systemctl", "disable", "--now", "--"] + stop)
         if rc != 0:
             module.fail_json(msg=f"{app}: stopping {', '.join(stop)} failed: {err.strip()}", **result)
+        stale += [web_env_file(app, port) for port in plan["stop"] if os.path.lexists(web_env_file(app, port))]
+    for path in stale:
+        os.unlink(path)
     if plan["start"]:
         unit = procfile.web_unit(app, keep)
         rc, _out, err = module.run_command(["systemctl", "enable", "--now", "--", unit])
@@ -661,6 +719,7 @@ def main():
             "start_timeout": {"type": "int", "default": 60},
             "env_file": {"type": "path"},
             "wait_pids": {"type": "list", "elements": "int", "default": []},
+            "check_listener": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

@@ -102,6 +102,9 @@ def unit_kind(app: str, unit: str):
         return "job"
     if re.fullmatch(r"[A-Za-z0-9_-]+@[0-9]+\.service", rest) and not rest.startswith("job-"):
         return "process"
+    # A Procfile web process of its own, on one of the app's two loopback ports.
+    if re.fullmatch(r"web-[0-9]+\.service", rest):
+        return "process"
     return None
 
 

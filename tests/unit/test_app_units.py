@@ -26,13 +26,15 @@ def test_kinds():
     kinds = {u: mod.unit_kind("blog", u) for u in [
         "blog.service", "blog.socket", "blog-worker@1.service", "blog-job-cleanup.timer",
         "blog-job-cleanup.service", "blog-backup.timer", "blog-backup.service", "blogx-worker@1.service",
-        "blog_x.service", "blog-worker.service", "other-worker@1.service", "blog.service.d"]}
+        "blog_x.service", "blog-worker.service", "other-worker@1.service", "blog.service.d",
+        "blog-web-20200.service", "blog-web-x.service", "blogx-web-20200.service"]}
     assert kinds == {
         "blog.service": "server", "blog.socket": "socket", "blog-worker@1.service": "process",
         "blog-job-cleanup.timer": "timer", "blog-job-cleanup.service": "job",
         "blog-backup.timer": None, "blog-backup.service": None, "blogx-worker@1.service": None,
         "blog_x.service": None, "blog-worker.service": None, "other-worker@1.service": None,
-        "blog.service.d": None}
+        "blog.service.d": None, "blog-web-20200.service": "process", "blog-web-x.service": None,
+        "blogx-web-20200.service": None}
 
 
 def test_the_stop_takes_every_active_unit_of_the_app_and_leaves_the_backup_timer():

@@ -316,11 +316,72 @@ def test_web_retire_plan_keeps_one_port_running_and_enabled():
         procfile.web_retire_plan(ports, 8000, [], [])
 
 
-def test_nginx_workers_are_the_worker_processes_only():
-    listing = [(10, "nginx: master process /usr/sbin/nginx -g daemon on; master_process on;"),
-               (11, "nginx: worker process"), (12, "nginx: worker process is shutting down"),
-               (13, "nginx: cache manager process"), (14, "python app.py")]
-    assert procfile.nginx_workers(listing) == [11, 12]
+def test_nginx_workers_are_the_masters_children_that_run_nginx():
+    """Not told by the command line: any app process can call itself "nginx: worker process"."""
+    listing = [(10, 1, "/usr/sbin/nginx"), (11, 10, "/usr/sbin/nginx"), (12, 10, "/usr/sbin/nginx (deleted)"),
+               (13, 10, "/usr/bin/python3.11"), (14, 1, "/usr/bin/python3.11"), (15, 99, "/usr/sbin/nginx")]
+    assert procfile.nginx_workers(listing, 10) == [11, 12]
+    assert procfile.nginx_workers(listing, 0) == []
+
+
+# --- who listens on a web port (/proc/net/tcp and tcp6) ------------------------------------------
+
+TCP = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:4E39 00000000:0000 0A 00000000:00000000 00:00000000 00000000   998        0 1001 1 0 100 0 0 10 0
+   1: 00000000:4E3A 00000000:0000 0A 00000000:00000000 00:00000000 00000000   997        0 1002 1 0 100 0 0 10 0
+   2: 0100007F:4E39 0100007F:D431 01 00000000:00000000 00:00000000 00000000   998        0 1003 1 0 20 4 30 10 -1
+   3: 0100007F:4E3B 00000000:0000 0A 00000000:00000000 00:00000000 00000000   997        0 1004 1 0 100 0 0 10 0
+"""
+TCP6 = """\
+  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:4E3C 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   998        0 2001 1 0 100 0 0 10 0
+   1: 00000000000000000000000000000000:4E3D 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   998        0 2002 1 0 100 0 0 10 0
+   2: 0000000000000000FFFF00000100007F:4E3E 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   998        0 2003 1 0 100 0 0 10 0
+"""
+
+
+def test_tcp_listeners_are_the_listen_sockets_with_address_port_and_uid():
+    assert procfile.tcp_listeners(TCP, "little") == [
+        {"address": "127.0.0.1", "port": 20025, "uid": 998},
+        {"address": "0.0.0.0", "port": 20026, "uid": 997},
+        {"address": "127.0.0.1", "port": 20027, "uid": 997}]
+    assert procfile.tcp_listeners(TCP6, "little") == [
+        {"address": "::1", "port": 20028, "uid": 998},
+        {"address": "::", "port": 20029, "uid": 998},
+        {"address": "::ffff:127.0.0.1", "port": 20030, "uid": 998}]
+    assert procfile.tcp_listeners("header only\n   0: garbage\n", "little") == []
+
+
+LISTENERS = procfile.tcp_listeners(TCP, "little") + procfile.tcp_listeners(TCP6, "little")
+NAMES = {997: "shop", 998: "portal"}
+
+
+@pytest.mark.parametrize("port, expected", [
+    (20025, None),                        # the app's own process on 127.0.0.1
+    (20028, None),                        # ... on ::1
+    (20030, None),                        # ... on ::ffff:127.0.0.1
+    (20031, ""),                          # nothing listens (yet)
+])
+def test_the_apps_own_listener_on_loopback_is_accepted(port, expected):
+    assert procfile.web_listener_problem(LISTENERS, port, 998, NAMES) == expected
+
+
+def test_another_users_listener_is_named():
+    problem = procfile.web_listener_problem(LISTENERS, 20027, 998, NAMES)
+    assert problem.startswith("port 20027 is taken by user shop (uid 997) on 127.0.0.1:20027:")
+    # the app's own listener beside a stranger's does not make it right
+    both = LISTENERS + [{"address": "127.0.0.1", "port": 20027, "uid": 998}]
+    assert "taken by user shop" in procfile.web_listener_problem(both, 20027, 998, NAMES)
+    # a uid without a name is shown as the number
+    assert "taken by user 997 (uid 997)" in procfile.web_listener_problem(LISTENERS, 20027, 998, {})
+
+
+@pytest.mark.parametrize("port, shown", [(20026, "0.0.0.0:20026"), (20029, "[::]:20029")])
+def test_a_listener_on_every_interface_is_refused(port, shown):
+    uid = 997 if port == 20026 else 998
+    assert procfile.web_listener_problem(LISTENERS, port, uid, NAMES) == (
+        f"the web process listens on {shown}; bind 127.0.0.1 (the HOST variable) so that only Nginx reaches it")
 
 
 def test_process_unit_files_are_told_from_other_files_of_the_app():
@@ -330,3 +391,23 @@ def test_process_unit_files_are_told_from_other_files_of_the_app():
     no = ["hello-.service.d", "hello-worker@.service.d", "hello.service", "hello.socket", "hello.service.d",
           "hellothere-worker@.service", "other-worker@.service", "hello-job-nightly.service.d"]
     assert [n for n in yes + no if app_processes.is_process_unit_file("hello", n)] == yes
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("0.0.0.0", False)])
+def test_the_kernels_own_table_shows_this_processs_listener(host, loopback):
+    """app_processes reads /proc/net/tcp of this machine: a listener of ours, by our user's name."""
+    import pwd
+    import socket
+    listener = socket.socket()
+    try:
+        listener.bind((host, 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        problem = app_processes._web_listener_problem(pwd.getpwuid(os.getuid()).pw_name, port)
+        if loopback:
+            assert problem is None
+        else:
+            assert problem.startswith(f"the web process listens on 0.0.0.0:{port}; bind 127.0.0.1")
+    finally:
+        listener.close()
+    assert app_processes._web_listener_problem(pwd.getpwuid(os.getuid()).pw_name, port) == ""

@@ -1,5 +1,6 @@
-"""A web process of its own, as many Heroku apps are: Python's http.server on PORT (127.0.0.1,
-since the collection puts Nginx in front). /health answers {"status": "ok"} unless the release
+"""A web process of its own, as many Heroku apps are: Python's http.server on HOST:PORT (the
+collection sets HOST=127.0.0.1, since it puts Nginx in front; a release holding BIND_ALL listens
+on 0.0.0.0, which the deploy refuses). /health answers {"status": "ok"} unless the release
 holds FAIL_HEALTH (a broken release); /env shows what the process got. SIGTERM stops it after
 the requests in flight."""
 import json
@@ -12,6 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 VERSION = (HERE / "VERSION").read_text().strip()
 BROKEN = (HERE / "FAIL_HEALTH").exists()
+HOST = "0.0.0.0" if (HERE / "BIND_ALL").exists() else os.environ["HOST"]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -23,6 +25,7 @@ class Handler(BaseHTTPRequestHandler):
                 else (200, {"status": "ok", "version": VERSION})
         elif self.path == "/env":
             status, body = 200, {"version": VERSION, "release": HERE.name, "port": os.environ.get("PORT"),
+                                 "host": os.environ.get("HOST"),
                                  "dyno": os.environ.get("DYNO"),
                                  "pythonunbuffered": os.environ.get("PYTHONUNBUFFERED"),
                                  "web_concurrency": os.environ.get("WEB_CONCURRENCY")}
@@ -42,7 +45,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+    server = ThreadingHTTPServer((HOST, int(os.environ["PORT"])), Handler)
     server.daemon_threads = False  # the requests in flight finish before the process exits
 
     def stop(_signum, _frame):
@@ -50,7 +53,7 @@ def main():
         threading.Thread(target=server.shutdown).start()
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"web: listening on 127.0.0.1:{os.environ['PORT']} in release {HERE.name}")
+    print(f"web: listening on {HOST}:{os.environ['PORT']} in release {HERE.name}")
     server.serve_forever()
     server.server_close()
 
