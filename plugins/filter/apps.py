@@ -718,7 +718,9 @@ def app_nginx_site(app, app_root="/srv/apps", backend_cert=None, web_server=None
         site.update(backend="static", root=f"{base}/current/{static_dir}".rstrip("/"))
     elif kind == "django":
         # Django upload forms need more than Nginx's default; an app's own value wins below.
-        site.update(backend=proxy, media_alias={"url": "/media/", "path": f"{base}/shared/media/"},
+        # symlinks_from: Nginx follows no link below the app's folder (shared/ is the app's).
+        site.update(backend=proxy, media_alias={"url": "/media/", "path": f"{base}/shared/media/",
+                                                "symlinks_from": base},
                     client_max_body_size="20m")
     else:
         site.update(backend=proxy)
@@ -726,7 +728,9 @@ def app_nginx_site(app, app_root="/srv/apps", backend_cert=None, web_server=None
         site.update(backend="proxy", servers=[{"address": str(web_server), "name": "web"}])
     if kind == "django" or (kind == "flask" and app.get("static_dir") is not None):
         site["static_alias"] = {"url": app.get("static_url") or "/static/",
-                                "path": f"{base}/current/{app.get('static_dir') or 'staticfiles'}/"}
+                                "path": f"{base}/current/{app.get('static_dir') or 'staticfiles'}/",
+                                # current is root's own link; none below it is followed
+                                "symlinks_from": f"{base}/current"}
         site["static_alias"].update(_static_cdn(app))
     if app.get("client_max_body_size") is not None:
         site["client_max_body_size"] = app["client_max_body_size"]

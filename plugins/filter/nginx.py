@@ -82,7 +82,9 @@ def nginx_site_problems(sites, name_pattern="^[a-z0-9][a-z0-9_-]*$", acme_email=
         # Written into alias and root unquoted: nothing Nginx would read as the end of the value.
         for field, value in (("root", site.get("root")),
                              ("static_alias.path", (site.get("static_alias") or {}).get("path")),
-                             ("media_alias.path", (site.get("media_alias") or {}).get("path"))):
+                             ("media_alias.path", (site.get("media_alias") or {}).get("path")),
+                             ("static_alias.symlinks_from", (site.get("static_alias") or {}).get("symlinks_from")),
+                             ("media_alias.symlinks_from", (site.get("media_alias") or {}).get("symlinks_from"))):
             if value is not None and (not isinstance(value, str) or UNSAFE_PATH_RE.search(value)):
                 problems.append(f"site {name}: {field} {value!r} holds whitespace, ';', '{{', '}}', a quote, a backslash, "
                                 "'$', '#' or a control character, which Nginx would read as configuration")
