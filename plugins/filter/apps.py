@@ -108,6 +108,27 @@ def is_relative_path(value) -> bool:
             and ".." not in value.split("/") and "\x00" not in value)
 
 
+# A static_dir or shared path goes into Nginx's configuration and root's file operations: plain
+# names only, a few levels deep, none the deploy reads or writes in the release (the same rule as
+# plugins/module_utils/safepath.py's plain_path_problem and plugins/filter/django.py's).
+PLAIN_PATH_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
+PLAIN_PATH_DEPTH = 4
+DEPLOY_NAMES = ("procfile", "app.json", "pipfile", "pyproject.toml", "runtime.txt", "pyweb_wsgi_file.py")
+PLAIN_PATH_RULE = ("letters, digits, '_', '.' and '-' in names not starting with '.' or '-', at most "
+                   f"{PLAIN_PATH_DEPTH} deep, none of Procfile, app.json, requirements*, *.lock, Pipfile, "
+                   "pyproject.toml, runtime.txt, pyweb_wsgi_file.py")
+
+
+def is_plain_path(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    path = value.strip("/") if not value.startswith("/") else ""
+    parts = path.split("/")
+    return bool(PLAIN_PATH_RE.fullmatch(path)) and len(parts) <= PLAIN_PATH_DEPTH and not any(
+        p.lower() in DEPLOY_NAMES or p.lower().startswith("requirements") or p.lower().endswith(".lock")
+        for p in parts)
+
+
 def _label(index: int, app) -> str:
     name = app.get("name") if isinstance(app, dict) else None
     if isinstance(name, str) and name and not CONTROL_RE.search(name):
@@ -455,6 +476,9 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
     for field in ("requirements", "static_dir"):
         if app.get(field) is not None and not is_relative_path(app[field]):
             errors.append(f"{where}: {field} must be a path relative to the source root, without '..'")
+    if is_relative_path(app.get("static_dir")) and not is_plain_path(app["static_dir"]):
+        errors.append(f"{where}: static_dir {app['static_dir']!r} must be a plain path relative to the "
+                      f"source root ({PLAIN_PATH_RULE})")
     errors += _check_env(where, "env", app.get("env"))
     errors += _check_env(where, "secret_env", app.get("secret_env"))
     errors += _check_tls(where, app.get("tls"), domains)
@@ -464,7 +488,9 @@ def _check_app(index: int, app, allow_local_git: bool = False) -> list[str]:
             errors.append(f"{where}: shared_paths must be a list of paths relative to the release")
         else:
             errors += [f"{where}: shared_paths: {p!r} must be relative to the release, without '..'"
-                       for p in shared if not is_relative_path(p)]
+                       if not is_relative_path(p) else
+                       f"{where}: shared_paths: {p!r} must be a plain path relative to the release ({PLAIN_PATH_RULE})"
+                       for p in shared if not is_plain_path(p)]
     commands = app.get("release_commands")
     if commands is not None and (not isinstance(commands, list)
                                  or not all(isinstance(c, str) and c.strip() for c in commands)):
@@ -692,7 +718,9 @@ def app_nginx_site(app, app_root="/srv/apps", backend_cert=None, web_server=None
         site.update(backend="static", root=f"{base}/current/{static_dir}".rstrip("/"))
     elif kind == "django":
         # Django upload forms need more than Nginx's default; an app's own value wins below.
-        site.update(backend=proxy, media_alias={"url": "/media/", "path": f"{base}/shared/media/"},
+        # symlinks_from: Nginx follows no link below the app's folder (shared/ is the app's).
+        site.update(backend=proxy, media_alias={"url": "/media/", "path": f"{base}/shared/media/",
+                                                "symlinks_from": base},
                     client_max_body_size="20m")
     else:
         site.update(backend=proxy)
@@ -700,7 +728,9 @@ def app_nginx_site(app, app_root="/srv/apps", backend_cert=None, web_server=None
         site.update(backend="proxy", servers=[{"address": str(web_server), "name": "web"}])
     if kind == "django" or (kind == "flask" and app.get("static_dir") is not None):
         site["static_alias"] = {"url": app.get("static_url") or "/static/",
-                                "path": f"{base}/current/{app.get('static_dir') or 'staticfiles'}/"}
+                                "path": f"{base}/current/{app.get('static_dir') or 'staticfiles'}/",
+                                # current is root's own link; none below it is followed
+                                "symlinks_from": f"{base}/current"}
         site["static_alias"].update(_static_cdn(app))
     if app.get("client_max_body_size") is not None:
         site["client_max_body_size"] = app["client_max_body_size"]

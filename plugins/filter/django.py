@@ -8,6 +8,29 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
+
+# The folders the deploy adopts from the app's report and puts into Nginx's configuration: plain
+# names, a few levels deep, none the deploy reads or writes itself. The same rule as
+# plugins/module_utils/safepath.py's plain_path_problem (which root applies again in app_paths
+# action=survey) and plugins/filter/apps.py's for an operator's static_dir and shared_paths.
+PLAIN_PATH_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
+PLAIN_PATH_DEPTH = 4
+DEPLOY_NAMES = ("procfile", "app.json", "pipfile", "pyproject.toml", "runtime.txt", "pyweb_wsgi_file.py")
+PLAIN_PATH_RULE = ("a plain relative path: names of letters, digits, '_', '.' and '-' not starting with '.' or "
+                   f"'-', at most {PLAIN_PATH_DEPTH} deep, none of Procfile, app.json, requirements*, *.lock, "
+                   "Pipfile, pyproject.toml, runtime.txt, pyweb_wsgi_file.py")
+
+
+def plain_path_problem(rel) -> str:
+    """Why rel is not a plain folder path the deploy may adopt and serve ("" when it is)."""
+    path = rel.rstrip("/") if isinstance(rel, str) else ""
+    parts = path.split("/")
+    if not PLAIN_PATH_RE.fullmatch(path) or len(parts) > PLAIN_PATH_DEPTH or any(
+            p.lower() in DEPLOY_NAMES or p.lower().startswith("requirements") or p.lower().endswith(".lock")
+            for p in parts):
+        return f"{rel!r} is not {PLAIN_PATH_RULE}"
+    return ""
 
 
 def _url(value) -> str:
@@ -38,29 +61,42 @@ def _in_release(path, release):
     return "" if rel in (".", "") or rel.startswith("..") else rel
 
 
-def django_layout(report, release, static_dir="", shared_paths=()) -> dict:
+def django_layout(report, release, static_dir="", shared_paths=(), found=None) -> dict:
     """The static_dir and shared_paths a Django release is built with: the app's own, and where it
     names none, the folders its settings name inside the release (a `wagtail start` project's
     STATIC_ROOT = BASE_DIR / "static", MEDIA_ROOT = BASE_DIR / "media"), adopted when the release
     ships nothing there (the deploy empties the static folder before collectstatic and replaces
-    the media folder with a link into shared/). The report's STATIC_ROOT_ENTRIES and
-    MEDIA_ROOT_ENTRIES are the number of entries the release has there (null: none).
+    the media folder with a link into shared/).
 
-    Returns {static_dir, shared_paths, link (the adopted shared paths), adopted (sentences)}."""
+    The report is the app's own, so nothing it says about the release is trusted: a folder is
+    adopted only when it is a plain path (PLAIN_PATH_RE, no name the deploy reads) and root's own
+    count, ``found`` (pyweb.deploy.app_paths action=survey: path -> "absent", "empty", "shared", or
+    what else it is), says it is absent or an empty real folder (or, for the media folder, the
+    deploy's own link into shared/ from an earlier try). Without ``found`` nothing is adopted.
+
+    Returns {static_dir, shared_paths, link (the adopted shared paths), adopted (sentences),
+    survey (the paths to ask app_paths about)}."""
     report = _report(report)
     given_paths = [str(p).strip("/") for p in shared_paths or ()]
-    out = {"static_dir": static_dir or "", "shared_paths": list(given_paths), "link": [], "adopted": []}
+    out = {"static_dir": static_dir or "", "shared_paths": list(given_paths), "link": [], "adopted": [],
+           "survey": []}
     if not isinstance(report, dict):
         return out
-    static_rel = _in_release(report.get("STATIC_ROOT"), release)
-    if not static_dir and static_rel and not static_rel.split("/")[0].startswith(".pyweb") \
-            and not report.get("STATIC_ROOT_ENTRIES"):
+    found = found if isinstance(found, dict) else {}
+
+    def adoptable(rel, states):
+        if rel and not plain_path_problem(rel) and rel not in out["survey"]:
+            out["survey"].append(rel)
+        return bool(rel) and not plain_path_problem(rel) and found.get(rel) in states
+
+    static_rel = _in_release(report.get("STATIC_ROOT"), release) if not static_dir else ""
+    if adoptable(static_rel, ("absent", "empty")):
         out["static_dir"] = static_rel
         out["adopted"].append(f"static_dir {static_rel} (Django's STATIC_ROOT)")
     media_rel = _in_release(report.get("MEDIA_ROOT"), release)
     linked = any(media_rel == p or media_rel.startswith(p + "/") for p in given_paths)
-    if media_rel and not linked and not media_rel.split("/")[0].startswith(".pyweb") \
-            and media_rel != out["static_dir"] and not report.get("MEDIA_ROOT_ENTRIES"):
+    if media_rel and not linked and media_rel != out["static_dir"] \
+            and adoptable(media_rel, ("absent", "empty", "shared")):  # shared: linked by an earlier try
         out["shared_paths"].append(media_rel)
         out["link"].append(media_rel)
         out["adopted"].append(f"shared path {media_rel} (Django's MEDIA_ROOT)")
@@ -89,6 +125,9 @@ def django_static_problems(report, release, base, static_dir="", static_url="", 
             inside = root.startswith(release.rstrip("/") + "/")
             hint = (f"set static_dir: {posixpath.relpath(root, release)} in its pyweb_apps entry"
                     if inside else "make STATIC_ROOT a folder of the project (or read DJANGO_STATIC_ROOT)")
+            if inside and plain_path_problem(posixpath.relpath(root, release)):
+                hint = (f"the deploy adopts and serves only {PLAIN_PATH_RULE}: make STATIC_ROOT such a folder "
+                        "(or read DJANGO_STATIC_ROOT), or set static_dir in its pyweb_apps entry")
             if inside and report.get("STATIC_ROOT_ENTRIES"):
                 hint = (f"the release ships {report['STATIC_ROOT_ENTRIES']} entries there, which collectstatic would "
                         "replace: make STATIC_ROOT a folder the project does not ship (or read DJANGO_STATIC_ROOT)")
@@ -109,7 +148,9 @@ def django_static_problems(report, release, base, static_dir="", static_url="", 
                                     for p in shared_paths or ())
         if not (media + "/").startswith(shared) and not linked:
             fix = (f"add {rel} to its shared_paths (the release's {rel} then is {shared}{rel})"
-                   if in_release else
+                   if in_release and not plain_path_problem(rel) else
+                   f"the deploy adopts only {PLAIN_PATH_RULE}, in shared_paths; set MEDIA_ROOT = "
+                   f"os.environ['DJANGO_MEDIA_ROOT'] ({shared}media)" if in_release else
                    f"set MEDIA_ROOT = os.environ['DJANGO_MEDIA_ROOT'] ({shared}media, which Nginx serves at /media/)")
             problems.append(
                 f"Django's MEDIA_ROOT is {media}, outside {shared}: uploads there would be lost with the "

@@ -47,6 +47,10 @@ def _backend(site):
     return site.get("backend") or "static"
 
 
+# What must not be in a path written unquoted into an alias or root directive.
+UNSAFE_PATH_RE = re.compile(r"[\s;{}\"'$#\\\x00-\x1f\x7f]")
+
+
 def nginx_site_problems(sites, name_pattern="^[a-z0-9][a-z0-9_-]*$", acme_email=""):
     """Every problem of ``sites`` the argument specs cannot see, one sentence each."""
     sites = _sites(sites)
@@ -75,6 +79,15 @@ def nginx_site_problems(sites, name_pattern="^[a-z0-9][a-z0-9_-]*$", acme_email=
         for alias in ("static_alias", "media_alias"):
             if site.get(alias) and not re.match(r"^/(.*/)?$", str(site[alias].get("url", "/x/"))):
                 problems.append(f"site {name}: {alias}.url must start and end with /")
+        # Written into alias and root unquoted: nothing Nginx would read as the end of the value.
+        for field, value in (("root", site.get("root")),
+                             ("static_alias.path", (site.get("static_alias") or {}).get("path")),
+                             ("media_alias.path", (site.get("media_alias") or {}).get("path")),
+                             ("static_alias.symlinks_from", (site.get("static_alias") or {}).get("symlinks_from")),
+                             ("media_alias.symlinks_from", (site.get("media_alias") or {}).get("symlinks_from"))):
+            if value is not None and (not isinstance(value, str) or UNSAFE_PATH_RE.search(value)):
+                problems.append(f"site {name}: {field} {value!r} holds whitespace, ';', '{{', '}}', a quote, a backslash, "
+                                "'$', '#' or a control character, which Nginx would read as configuration")
     for site in sites:
         if not site.get("servers"):
             continue

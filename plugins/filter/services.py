@@ -16,7 +16,7 @@ ENGINES = ("postgresql", "mariadb", "redis")
 SERVICE_FIELDS = {
     "postgresql": {"url", "password"},
     "mariadb": {"url", "password"},
-    "redis": {"url", "password"},
+    "redis": {"url", "password", "scripting"},
 }
 URL_SCHEMES = {
     "postgresql": ("postgres://", "postgresql://"),
@@ -225,6 +225,9 @@ def check_services(where: str, services, kind=None) -> list[str]:
                               or any(c.isspace() for c in url)):
             errors.append(f"{where}: services.{engine}.url must be a URL starting with "
                           f"{' or '.join(URL_SCHEMES[engine])}, without spaces")
+        if "scripting" in spec and (not isinstance(spec["scripting"], bool) or "url" in spec):
+            errors.append(f"{where}: services.{engine}.scripting must be true or false, for the host's own "
+                          "Redis (no url)")
         password = spec.get("password")
         if "password" in spec:
             if "url" in spec:

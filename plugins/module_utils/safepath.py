@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections import deque
 
@@ -31,6 +32,68 @@ def components(rel: str) -> list:
     if str(rel).startswith("/") or not parts or ".." in parts:
         raise UnsafePath(f"{rel!r} is not a relative path inside its folder (no leading /, no '..')")
     return parts
+
+
+# A folder of a release the deploy may take from the app's own report (Django's STATIC_ROOT and
+# MEDIA_ROOT) or from an operator's static_dir and shared_paths, and put into Nginx's configuration:
+# plain names only (no space, quote, ';', '{', '$' or '#' for Nginx to misread), a few levels deep.
+# The same rule is in plugins/filter/apps.py (PLAIN_PATH_RE), which cannot import this file.
+PLAIN_PATH_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
+PLAIN_PATH_DEPTH = 4
+# Names the deploy itself writes or reads in a release: never adopted, at any depth.
+DEPLOY_NAMES = ("procfile", "app.json", "pipfile", "pyproject.toml", "runtime.txt", "pyweb_wsgi_file.py")
+
+
+def plain_path_problem(rel) -> str:
+    """Why rel is not a plain folder path of a release the deploy may adopt or serve ("" when it is)."""
+    text = rel if isinstance(rel, str) else ""
+    path = text.rstrip("/")
+    if not PLAIN_PATH_RE.fullmatch(path):
+        return (f"{text!r} is not a plain relative path (letters, digits, '_', '.', '-' in names that do "
+                "not start with '.' or '-', separated by '/')")
+    parts = path.split("/")
+    if len(parts) > PLAIN_PATH_DEPTH:
+        return f"{text!r} is more than {PLAIN_PATH_DEPTH} folders deep"
+    for part in parts:
+        low = part.lower()
+        if low in DEPLOY_NAMES or low.startswith(("requirements", ".pyweb")) or low.endswith(".lock"):
+            return (f"{text!r} names {part}, a file the deploy reads or writes in the release (Procfile, "
+                    "app.json, requirements*, *.lock, Pipfile, pyproject.toml, runtime.txt, pyweb_wsgi_file.py)")
+    return ""
+
+
+def folder_state(anchor_path: str, rel: str, shared_link: str = "") -> str:
+    """What rel is in the folder anchor_path, counted by root without following a link: "absent"
+    (it or a parent does not exist), "empty" (an empty real folder), "shared" (a link whose target
+    is exactly shared_link: the deploy's own link into shared/), or a phrase saying what else it is
+    ("3 entries", "a symbolic link", "a file", "below a symbolic link")."""
+    parts = components(rel)
+    fd = open_anchor(anchor_path)
+    try:
+        for part in parts[:-1]:
+            st = lstat_at(fd, part)
+            if st is None:
+                return "absent"
+            if not stat.S_ISDIR(st.st_mode):
+                return f"below a {_kind(st)} ({part})"
+            child = open_child(fd, part, part)
+            os.close(fd)
+            fd = child
+        st = lstat_at(fd, parts[-1])
+        if st is None:
+            return "absent"
+        if shared_link and stat.S_ISLNK(st.st_mode) and os.readlink(parts[-1], dir_fd=fd) == shared_link:
+            return "shared"
+        if not stat.S_ISDIR(st.st_mode):
+            return f"a {_kind(st)}"
+        child = open_child(fd, parts[-1], rel)
+        try:
+            count = len(os.listdir(child))
+        finally:
+            os.close(child)
+        return "empty" if count == 0 else f"{count} entries"
+    finally:
+        os.close(fd)
 
 
 def open_anchor(path: str) -> int:

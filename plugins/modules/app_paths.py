@@ -35,6 +35,13 @@ description:
     following a link, without set-id bits nor group or other write; refuses an entry owned by someone
     else than the app or root, a file with several hard links, a device, fifo or socket, and a link
     in it that leaves O(path)."
+  - "O(action=survey): changes nothing; says what each of O(paths) is in O(release), counted by root
+    without following a link (C(found)): C(absent), C(empty) (an empty real folder), C(shared) (the
+    deploy's own link to O(base_dir)/shared/<path>, when O(base_dir) is set), or what else it is;
+    C(refused: <why>) for a path that is not a plain relative path the deploy may adopt (letters, digits,
+    C(_), C(.), C(-); at most 4 levels; no name the deploy reads or writes such as C(Procfile),
+    C(requirements*), C(*.lock), C(pyproject.toml), C(.pyweb-*), C(pyweb_wsgi_file.py)). A missing
+    O(release) gives an empty C(found)."
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)
 options:
@@ -46,7 +53,7 @@ options:
     description: What to do (see the description).
     type: str
     required: true
-    choices: [layout, shared, check_release, lend, reclaim]
+    choices: [layout, shared, check_release, lend, reclaim, survey]
   base_dir:
     description: The app's folder, root-owned, holding C(shared/). Required for O(action=shared) and O(action=layout).
     type: path
@@ -151,6 +158,11 @@ current:
   returned: when O(action=layout)
   type: str
   sample: 0123456789ab
+found:
+  description: O(action=survey)'s answer per path (see the description).
+  returned: when O(action=survey)
+  type: dict
+  sample: {static: absent, media: empty, assets: 3 entries}
 reclaimed:
   description: How many entries O(action=reclaim) gave back to root.
   returned: when O(action=reclaim)
@@ -167,12 +179,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 try:
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import (
-        UnsafePath, components, ensure_dir, ensure_link, ensure_path, links_leaving, open_anchor, reclaim_tree,
-        remove_tree)
+        UnsafePath, components, ensure_dir, ensure_link, ensure_path, folder_state, links_leaving, open_anchor,
+        plain_path_problem, reclaim_tree, remove_tree)
 except ImportError:  # tests/unit loads this file alone, with safepath on sys.path
     from safepath import (  # type: ignore[no-redef]
-        UnsafePath, components, ensure_dir, ensure_link, ensure_path, links_leaving, open_anchor, reclaim_tree,
-        remove_tree)
+        UnsafePath, components, ensure_dir, ensure_link, ensure_path, folder_state, links_leaving, open_anchor,
+        plain_path_problem, reclaim_tree, remove_tree)
 
 ROOT = (0, 0, 0o755)
 NOLOGIN = "/usr/sbin/nologin"
@@ -390,6 +402,21 @@ def shared(app: str, base_dir: str, paths: list, release: str | None, ids: tuple
     return changes
 
 
+def survey(release: str, paths: list, base_dir: str = "") -> dict:
+    """Per path: what it is in the release, by root's own count (safepath.folder_state; "shared"
+    for the deploy's own link to base_dir/shared/<path>), or why it is refused
+    (safepath.plain_path_problem). An absent release: {}."""
+    if not os.path.lexists(release):
+        return {}
+    found = {}
+    for p in paths:
+        why = plain_path_problem(p)
+        rel = p.strip("/")
+        link = f"{base_dir.rstrip('/')}/shared/{rel}" if base_dir else ""
+        found[p] = f"refused: {why}" if why else folder_state(release, rel, link)
+    return found
+
+
 def release_links(base_dir: str, paths: list, release: str, check: bool) -> list:
     """Link each shared path into the release, its parents root-owned, never following a link."""
     changes = []
@@ -550,7 +577,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             app=dict(type="str", required=True),
-            action=dict(type="str", required=True, choices=["layout", "shared", "check_release", "lend", "reclaim"]),
+            action=dict(type="str", required=True, choices=["layout", "shared", "check_release", "lend", "reclaim", "survey"]),
             base_dir=dict(type="path"),
             paths=dict(type="list", elements="str", default=[]),
             release=dict(type="path"),
@@ -560,7 +587,8 @@ def main():
             web_group=dict(type="str", default=""),
         ),
         required_if=[("action", "shared", ["base_dir"]), ("action", "layout", ["base_dir"]),
-                     ("action", "check_release", ["release"]), ("action", "lend", ["release", "path"]), ("action", "reclaim", ["release", "path"])],
+                     ("action", "check_release", ["release"]), ("action", "survey", ["release"]),
+                     ("action", "lend", ["release", "path"]), ("action", "reclaim", ["release", "path"])],
         supports_check_mode=True,
     )
     p = module.params
@@ -583,6 +611,9 @@ def main():
                         "from the repository (or source folder) and deploy again. "
                         + ("" if check else "The release folder was removed; ") + "current is unchanged.",
                     links=[{"path": link, "target": target} for link, target in bad])
+            module.exit_json(**result)
+        if action == "survey":
+            result["found"] = survey(p["release"], p["paths"], p["base_dir"] or "")
             module.exit_json(**result)
         if action == "layout":
             result.update(run_layout(module, app, p, check))

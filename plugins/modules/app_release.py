@@ -214,14 +214,14 @@ from ansible.module_utils.basic import AnsibleModule
 try:
     from ansible_collections.pyweb.deploy.plugins.module_utils import envfile, projectformat, pythons
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import (
-        UnsafePath, components, ensure_dir, lstat_at, open_anchor, open_child, remove_tree)
+        UnsafePath, components, ensure_dir, lstat_at, open_anchor, open_child, plain_path_problem, remove_tree)
     from ansible_collections.pyweb.deploy.plugins.module_utils.safepath import read_file_at as _read_file_at
 except ImportError:  # tests/unit loads this file alone, with module_utils on sys.path
     import envfile  # type: ignore[no-redef]
     import projectformat  # type: ignore[no-redef]
     import pythons  # type: ignore[no-redef]
     from safepath import (  # type: ignore[no-redef]
-        UnsafePath, components, ensure_dir, lstat_at, open_anchor, open_child, remove_tree)
+        UnsafePath, components, ensure_dir, lstat_at, open_anchor, open_child, plain_path_problem, remove_tree)
     from safepath import read_file_at as _read_file_at  # type: ignore[no-redef]
 
 # Larger files are not a marker, a requirements file or an environment file.
@@ -422,7 +422,8 @@ def check(params: dict, check_mode: bool) -> dict:
             if got is not None:
                 marker, marker_uid = read_marker(got[0]), got[1].st_uid
                 folder = marker.get("static_dir") if marker_uid == 0 else None
-                result["static_dir"] = folder if isinstance(folder, str) else ""
+                # Adopted from the app's own settings when it was built: only a plain path reaches Nginx.
+                result["static_dir"] = folder if isinstance(folder, str) and not plain_path_problem(folder) else ""
             result["marked_failed"] = os.path.lexists(f"{rel_path}/.pyweb-failed")
         finally:
             os.close(rfd)

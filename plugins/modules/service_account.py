@@ -28,7 +28,8 @@ description:
     anything is written.
   - B(Redis) keeps one line per app in the ACL file, C(user <app> on) with the password's SHA-256
     and C(~<app>:* &<app>:* +@all -@dangerous), less C(KEYS), C(SCAN), C(RANDOMKEY), C(PUBSUB CHANNELS),
-    C(PUBSUB SHARDCHANNELS), C(PUBSUB NUMSUB), C(SCRIPT FLUSH) and C(FUNCTION); the app may touch only
+    C(PUBSUB SHARDCHANNELS), C(PUBSUB NUMSUB), C(SCRIPT FLUSH), C(FUNCTION) and, unless O(scripting=true),
+    C(@scripting) (C(EVAL), C(EVALSHA), C(SCRIPT LOAD): Redis's Lua engine has had sandbox escapes); the app may touch only
     keys and channels that start with C(<app>:), cannot list other apps' key or channel names, nor flush
     the server's scripts. The C(default) user stays off. The caller restarts Redis when the task changed something.
   - The password is generated once (URL-safe, 256 bits) and kept in O(password_file), root only;
@@ -65,6 +66,13 @@ options:
     description: Redis's ACL file (C(aclfile) in redis.conf).
     type: path
     default: /etc/redis/users.acl
+  scripting:
+    description:
+      - Let the app's Redis user run Lua scripts (C(@scripting): C(EVAL), C(EVALSHA), C(SCRIPT LOAD)), which
+        some libraries need (redis-py's C(Lock), some queues). Off by default, since a bug in Redis's Lua
+        engine gives an app the C(redis) user and every app's keys. Redis only.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -208,10 +216,13 @@ REDIS_DENIED = ("-keys", "-scan", "-randomkey", "-pubsub|channels", "-pubsub|sha
                 "-pubsub|numsub", "-script|flush", "-function")
 
 
-def redis_acl_line(app: str, password: str) -> str:
+def redis_acl_line(app: str, password: str, scripting: bool = False) -> str:
+    """The app's ACL line. Without scripting, no Lua (EVAL, EVALSHA, SCRIPT LOAD, FUNCTION): Redis's
+    Lua engine has had sandbox escapes that run code as the redis user (CVE-2022-0543,
+    CVE-2025-49844), which would reach every app's keys."""
     digest = hashlib.sha256(password.encode()).hexdigest()
     return (f"user {app} on #{digest} resetkeys ~{app}:* resetchannels &{app}:* "
-            "-@all +@all -@dangerous " + " ".join(REDIS_DENIED))
+            "-@all +@all -@dangerous " + ("" if scripting else "-@scripting ") + " ".join(REDIS_DENIED))
 
 
 DEFAULT_ACL = "user default off resetkeys resetchannels -@all"
@@ -288,6 +299,7 @@ def main():
             "password": {"type": "str", "no_log": True},
             "password_file": {"type": "path", "required": True, "no_log": False},
             "acl_file": {"type": "path", "default": "/etc/redis/users.acl"},
+            "scripting": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -355,7 +367,7 @@ def main():
             mariadb_sql(module, sql + "\n")
     else:
         text = read_text(p["acl_file"]) or ""
-        merged = redis_acl_merge(text, app, redis_acl_line(app, password))
+        merged = redis_acl_merge(text, app, redis_acl_line(app, password, p["scripting"]))
         if merged != text:
             created.append("acl")
             if not module.check_mode:

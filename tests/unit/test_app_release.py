@@ -214,3 +214,7 @@ def test_the_static_folder_the_marker_names_is_returned(app):
     assert result["static_dir"] == "static" and result["up_to_date"], result["reasons"]
     marker.write_text(json.dumps({"id": REL, "venv": venv_of(app), "static_dir": ["x"]}))
     assert app_release.check(params(app), False)["static_dir"] == ""
+    # a folder that would inject Nginx configuration, or names a file the deploy reads, is not served
+    for bad in ("s; } location / { alias /; }", "Procfile", "a b", ".pyweb-x"):
+        marker.write_text(json.dumps({"id": REL, "venv": venv_of(app), "static_dir": bad}))
+        assert app_release.check(params(app), False)["static_dir"] == "", bad

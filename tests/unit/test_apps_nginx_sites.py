@@ -26,8 +26,10 @@ def test_django_site_has_media_static_and_upload_size_and_the_app_overrides_win(
               "wsgi_server": "uwsgi", "static_dir": "st", "static_url": "/s/", "client_max_body_size": "50m",
               "nginx": {"client_max_body_size": "1m"}})
     assert s["backend"] == "uwsgi" and s["client_max_body_size"] == "1m"
-    assert s["media_alias"] == {"url": "/media/", "path": "/srv/apps/blog/shared/media/"}
-    assert s["static_alias"] == {"url": "/s/", "path": "/srv/apps/blog/current/st/"}
+    assert s["media_alias"] == {"url": "/media/", "path": "/srv/apps/blog/shared/media/",
+                                "symlinks_from": "/srv/apps/blog"}
+    assert s["static_alias"] == {"url": "/s/", "path": "/srv/apps/blog/current/st/",
+                                 "symlinks_from": "/srv/apps/blog/current"}
     assert s["tls"] == {"mode": "selfsigned", "redirect": True} and s["hsts"] == {"enabled": True}
 
 
@@ -36,7 +38,8 @@ def test_flask_site_has_a_static_alias_only_with_a_static_dir():
     assert plain["backend"] == "proxy" and "static_alias" not in plain and "client_max_body_size" not in plain
     with_static = site({"name": "hello", "type": "flask", "domains": ["h.test"], "source": {"path": "/x"},
                         "static_dir": "hello/static"})
-    assert with_static["static_alias"] == {"url": "/static/", "path": "/srv/apps/hello/current/hello/static/"}
+    assert with_static["static_alias"] == {"url": "/static/", "path": "/srv/apps/hello/current/hello/static/",
+                                            "symlinks_from": "/srv/apps/hello/current"}
 
 
 def test_only_the_tls_keys_nginx_reads_are_passed_and_a_backend_certificate_replaces_self_signed():
@@ -53,6 +56,7 @@ def test_static_url_on_a_cdn_serves_its_path_briefly_cached_with_font_cors():
     s = site({"name": "blog", "type": "django", "domains": ["blog.test"], "source": {"path": "/x"},
               "static_url": "https://cdn.example.com/assets/v2/", "static_purge": "true"})
     assert s["static_alias"] == {"url": "/assets/v2/", "path": "/srv/apps/blog/current/staticfiles/",
+                                 "symlinks_from": "/srv/apps/blog/current",
                                  "expires": "1h", "cors_fonts": True}
 
 

@@ -137,3 +137,17 @@ def test_upstream_files_only_for_sites_with_servers():
     files = nginx.nginx_upstream_files(sites, "/etc/nginx", "pyweb/upstreams")
     assert files == [{"dest": "/etc/nginx/pyweb/upstreams/b.conf", "mode": "0644", "tag": "upstream",
                       "template": "etc/nginx/pyweb/upstreams/upstream.conf.j2", "vars": {"site": sites[1]}}]
+
+
+def test_alias_and_root_paths_nginx_would_read_as_configuration_are_refused():
+    evil = "/srv/apps/blog/current/s; } location ^~ /x/ { alias /srv/apps/victim/current/; } location ^~ /y/"
+    site = {"name": "blog", "domains": ["blog.example"], "backend": "proxy",
+            "static_alias": {"url": "/static/", "path": evil},
+            "media_alias": {"url": "/media/", "path": "/srv/apps/blog/shared/media/"}}
+    [problem] = nginx.nginx_site_problems([site], PATTERN)
+    assert problem.startswith("site blog: static_alias.path '/srv/apps/blog/current/s; }")
+    for bad in ("/srv/a b/", "/srv/$x/", "/srv/#/", "/srv/'x'/", '/srv/"x"/', "/srv/x\n", "/srv/{x}/"):
+        static = {"name": "site", "domains": ["site.example"], "backend": "static", "root": bad}
+        assert nginx.nginx_site_problems([static], PATTERN) == [
+            f"site site: root {bad!r} holds whitespace, ';', '{{', '}}', a quote, a backslash, '$', '#' or a "
+            "control character, which Nginx would read as configuration"], bad

@@ -370,3 +370,40 @@ def test_read_file_at_reads_a_regular_file_and_never_follows_a_link(tmp_path):
             safepath.read_file_at(fd, "../secret", "secret", 100)
     finally:
         os.close(fd)
+
+
+def test_root_counts_a_folder_s_entries_itself_without_following_links(tmp_path, outside):
+    rel = tmp_path / "rel"
+    (rel / "empty").mkdir(parents=True)
+    (rel / "full").mkdir()
+    (rel / "full" / "a").write_text("x")
+    (rel / "file").write_text("x")
+    (rel / "link").symlink_to(outside)
+    (rel / "deep").symlink_to(outside)
+    state = safepath.folder_state
+    assert state(str(rel), "empty") == "empty"
+    assert state(str(rel), "missing") == "absent"
+    assert state(str(rel), "missing/below") == "absent"
+    assert state(str(rel), "full") == "1 entries"
+    assert state(str(rel), "file") == "a file"
+    assert state(str(rel), "link") == "a symbolic link"
+    assert state(str(rel), "deep/x") == "below a symbolic link (deep)"
+    assert app_paths.survey(str(rel), ["empty", "full", "link", "Procfile", "s; }"]) == {
+        "empty": "empty", "full": "1 entries", "link": "a symbolic link",
+        "Procfile": "refused: " + safepath.plain_path_problem("Procfile"),
+        "s; }": "refused: " + safepath.plain_path_problem("s; }")}
+    assert app_paths.survey(str(tmp_path / "none"), ["static"]) == {}
+    # the deploy's own link into shared/ (an earlier try of this release), and only that one
+    (rel / "media").symlink_to("/srv/apps/blog/shared/media")
+    assert app_paths.survey(str(rel), ["media", "link"], "/srv/apps/blog") == {
+        "media": "shared", "link": "a symbolic link"}
+    assert app_paths.survey(str(rel), ["media"]) == {"media": "a symbolic link"}
+
+
+def test_plain_paths():
+    for good in ("static", "media/", "a/b/c/d", "assets_1.0/x-y"):
+        assert safepath.plain_path_problem(good) == "", good
+    for bad in ("", "/abs", "a b", "s;", "{x}", "$x", "#x", "'x'", ".pyweb-built", "-x", "a/b/c/d/e",
+                "Procfile", "app.json", "requirements.txt", "x/requirements", "uv.lock", "pyproject.toml",
+                "pyweb_wsgi_file.py", "a/../b", None):
+        assert safepath.plain_path_problem(bad), bad

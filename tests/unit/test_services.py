@@ -72,6 +72,8 @@ def test_services_accepted_and_normalized():
     ({"postgresql": {"url": "postgresql://a b"}}, "without spaces"),
     ({"postgresql": {"url": "postgresql://db/x", "password": "p" * 20}}, "give url or password, not both"),
     ({"redis": {"password": "has a space in it!!"}}, "services.redis.password must be 16 to 128"),
+    ({"redis": {"scripting": "yes"}}, "services.redis.scripting must be true or false"),
+    ({"redis": {"url": "redis://cache", "scripting": True}}, "services.redis.scripting must be true or false"),
 ])
 def test_bad_services(spec, message):
     errors = apps.app_errors([{**app(), "services": spec}])
@@ -173,6 +175,9 @@ def test_redis_acl_keeps_other_apps_and_the_default_off():
     for denied in ("-scan", "-randomkey", "-keys", "-pubsub|channels", "-pubsub|shardchannels",
                    "-pubsub|numsub", "-script|flush", "-function"):
         assert denied in rules and rules.index(denied) > rules.index("+@all"), denied
+    # no Lua unless the app asks for it (services.redis.scripting)
+    assert "-@scripting" in rules and rules.index("-@scripting") > rules.index("+@all")
+    assert "-@scripting" not in account.redis_acl_line("blog", "secret", scripting=True).split()
     text = account.redis_acl_merge("user default on nopass ~* +@all\nuser shop on #ab ~shop:*\n", "blog", line)
     assert text.splitlines() == [account.DEFAULT_ACL, line, "user shop on #ab ~shop:*"]
     assert account.redis_acl_merge(text, "blog", line) == text
