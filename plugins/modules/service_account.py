@@ -29,7 +29,7 @@ description:
   - B(Redis) keeps one line per app in the ACL file, C(user <app> on) with the password's SHA-256
     and C(~<app>:* &<app>:* +@all -@dangerous), less C(KEYS), C(SCAN), C(RANDOMKEY), C(PUBSUB CHANNELS),
     C(PUBSUB SHARDCHANNELS), C(PUBSUB NUMSUB), C(SCRIPT FLUSH), C(FUNCTION) and, unless O(scripting=true),
-    C(@scripting) (C(EVAL), C(EVALSHA), C(SCRIPT LOAD): Redis's Lua engine has had sandbox escapes); the app may touch only
+    C(@scripting) (C(EVAL), C(EVALSHA), C(SCRIPT LOAD); Redis's Lua engine has had sandbox escapes); the app may touch only
     keys and channels that start with C(<app>:), cannot list other apps' key or channel names, nor flush
     the server's scripts. The C(default) user stays off. The caller restarts Redis when the task changed something.
   - The password is generated once (URL-safe, 256 bits) and kept in O(password_file), root only;
@@ -68,7 +68,7 @@ options:
     default: /etc/redis/users.acl
   scripting:
     description:
-      - Let the app's Redis user run Lua scripts (C(@scripting): C(EVAL), C(EVALSHA), C(SCRIPT LOAD)), which
+      - Let the app's Redis user run Lua scripts (C(@scripting), that is C(EVAL), C(EVALSHA), C(SCRIPT LOAD)), which
         some libraries need (redis-py's C(Lock), some queues). Off by default, since a bug in Redis's Lua
         engine gives an app the C(redis) user and every app's keys. Redis only.
     type: bool
