@@ -65,7 +65,7 @@ def run_sql(sql: str, run=subprocess.run) -> str:
 def _rows(text: str) -> list[tuple[str, list[str]]]:
     rows = []
     for line in text.splitlines():
-        key, _, rest = line.partition("\t")
+        key, _sep, rest = line.partition("\t")
         rows.append((key, [bytes.fromhex(v).decode(errors="replace") if v not in ("", "NULL") else ""
                            for v in rest.split("\t")] if rest else []))
     return rows

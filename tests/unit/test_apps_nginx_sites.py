@@ -38,8 +38,8 @@ def test_flask_site_has_a_static_alias_only_with_a_static_dir():
     assert plain["backend"] == "proxy" and "static_alias" not in plain and "client_max_body_size" not in plain
     with_static = site({"name": "hello", "type": "flask", "domains": ["h.test"], "source": {"path": "/x"},
                         "static_dir": "hello/static"})
-    assert with_static["static_alias"] == {"url": "/static/", "path": "/srv/apps/hello/current/hello/static/",
-                                            "symlinks_from": "/srv/apps/hello/current"}
+    assert with_static["static_alias"] == {
+        "url": "/static/", "path": "/srv/apps/hello/current/hello/static/", "symlinks_from": "/srv/apps/hello/current"}
 
 
 def test_only_the_tls_keys_nginx_reads_are_passed_and_a_backend_certificate_replaces_self_signed():
