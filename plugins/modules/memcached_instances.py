@@ -105,9 +105,9 @@ import grp
 import os
 import re
 import subprocess
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyweb.deploy.plugins.module_utils import filestate
 
 from ansible_collections.pyweb.deploy.plugins.module_utils.unitstate import parse_units
 
@@ -192,31 +192,6 @@ def plan(wanted: dict, current: dict, states: dict, restart: bool) -> dict:
     return todo
 
 
-def read_text(path: str) -> str | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return None
-    with os.fdopen(fd) as handle:
-        return handle.read()
-
-
-def write_file(path: str, content: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".pyweb-")
-    try:
-        os.fchmod(fd, 0o644)
-        os.write(fd, content.encode())
-        os.fsync(fd)
-        os.close(fd)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def systemctl(module, *args) -> str:
     proc = subprocess.run(["systemctl", *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -225,6 +200,17 @@ def systemctl(module, *args) -> str:
                                  + [f"--unit={u}" for u in units], capture_output=True, text=True, check=False)
         module.fail_json(msg=f"systemctl {' '.join(args)} failed: {proc.stderr.strip()}\n{journal.stdout.strip()}")
     return proc.stdout
+
+
+def read_text(path: str) -> str | None:
+    """The text of the regular file at path, or None; a link there is not followed (filestate)."""
+    data = filestate.read_file(path)
+    return None if data is None else data.decode()
+
+
+def write_file(path: str, content: str) -> None:
+    """Replace path with content, root 0644 (filestate: a link there is replaced)."""
+    filestate.write_file(path, content.encode(), 0o644, 0, 0)
 
 
 def main():

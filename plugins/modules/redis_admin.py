@@ -78,12 +78,11 @@ error:
 
 import grp
 import hashlib
-import os
 import secrets
 import socket
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyweb.deploy.plugins.module_utils import filestate
 
 ADMIN = "pyweb-admin"
 DEFAULT_ACL = "user default off resetkeys resetchannels -@all"
@@ -124,29 +123,14 @@ def ask(host: str, port: int, password: str) -> str | None:
 
 
 def read_text(path: str) -> str | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return None
-    with os.fdopen(fd) as handle:
-        return handle.read()
+    """The text of the regular file at path, or None; a link there is not followed (filestate)."""
+    data = filestate.read_file(path)
+    return None if data is None else data.decode()
 
 
 def write_secret(path: str, content: str, group: int = 0, mode: int = 0o600) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".pyweb-")
-    try:
-        os.fchmod(fd, mode)
-        os.fchown(fd, 0, group)
-        os.write(fd, content.encode())
-        os.fsync(fd)
-        os.close(fd)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Replace path with content, root:group, mode (filestate: a link there is replaced)."""
+    filestate.write_file(path, content.encode(), mode, 0, group)
 
 
 def main():

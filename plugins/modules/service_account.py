@@ -118,9 +118,9 @@ import os
 import secrets
 import shutil
 import subprocess
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyweb.deploy.plugins.module_utils import filestate
 
 from ansible_collections.pyweb.deploy.plugins.module_utils import mariadb
 
@@ -237,33 +237,6 @@ def redis_acl_merge(text: str, app: str, line: str | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_secret(path: str, content: str, group: int = 0, mode: int = 0o600) -> None:
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".pyweb-")
-    try:
-        os.fchmod(fd, mode)
-        os.fchown(fd, 0, group)
-        os.write(fd, content.encode())
-        os.fsync(fd)
-        os.close(fd)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def read_text(path: str) -> str | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return None
-    with os.fdopen(fd) as handle:
-        return handle.read()
-
-
 def psql(module, sql: str, database: str = "postgres") -> str:
     """Run SQL as the postgres superuser over the local socket; SQL (and any password) on stdin."""
     proc = subprocess.run(
@@ -288,6 +261,17 @@ def mariadb_sql(module, sql: str) -> str:
         return mariadb.run_sql(sql)
     except RuntimeError as exc:
         module.fail_json(msg=str(exc))
+
+
+def read_text(path: str) -> str | None:
+    """The text of the regular file at path, or None; a link there is not followed (filestate)."""
+    data = filestate.read_file(path)
+    return None if data is None else data.decode()
+
+
+def write_secret(path: str, content: str, group: int = 0, mode: int = 0o600) -> None:
+    """Replace path with content, root:group, mode (filestate: a link there is replaced)."""
+    filestate.write_file(path, content.encode(), mode, 0, group)
 
 
 def main():
