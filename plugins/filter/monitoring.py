@@ -49,14 +49,19 @@ def monitoring_prometheus(hosts, checks, settings=None):
         {"job_name": name, "static_configs": [{"targets": [_host_port(local, PORTS[name])]}], **guarded}
         for name in ("prometheus", "alertmanager", "blackbox")
     ]
-    for exporter in ("node", "nginx", "mtail"):
+    # Each web host's exporters ({name, port}; the monitoring role's __monitoring_exporters): one job each.
+    exporters = settings.get("exporters") or [{"name": n, "port": PORTS[n]} for n in ("node", "nginx", "mtail")]
+    for exporter in exporters:
+        if not isinstance(exporter, dict) or not re.fullmatch(r"[a-z][a-z0-9_]*", str(exporter.get("name", ""))) \
+                or not isinstance(exporter.get("port"), int):
+            raise AnsibleFilterError(f"monitoring_prometheus: each exporter needs a name and a port, not {exporter!r}")
         static = []
         for host in hosts or []:
             if not isinstance(host, dict) or not host.get("name") or not host.get("address"):
                 raise AnsibleFilterError(f"monitoring_prometheus: each host needs a name and an address, not {host!r}")
-            static.append({"targets": [_host_port(host["address"], PORTS[exporter])],
+            static.append({"targets": [_host_port(host["address"], exporter["port"])],
                            "labels": {"host": str(host["name"])}})
-        jobs.append({"job_name": exporter, "static_configs": static})
+        jobs.append({"job_name": exporter["name"], "static_configs": static})
     for check in checks or []:
         url = f"{check['scheme']}://{check['domain']}{check['path']}"
         jobs.append({

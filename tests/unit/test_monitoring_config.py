@@ -137,3 +137,13 @@ def test_mtail_program_reads_the_access_log_format_nginx_writes():
     assert found and found.group("status") == "502" and found.group("site") == "blog.example.com"
     app = re.search(r"^getfilename\(\) =~ /(.+)/ \{$", program, re.M).group(1).replace("\\/", "/")
     assert re.search(app, "/var/log/nginx/blog.access.log").group("app") == "blog"
+
+
+def test_prometheus_scrapes_each_exporter_given_as_a_job():
+    cfg = m.monitoring_prometheus([{"name": "web1", "address": "10.0.0.5"}], [],
+                                  {"exporters": [{"name": "node", "port": 9100}, {"name": "postgres", "port": 9187}]})
+    jobs = {job["job_name"]: job for job in cfg["scrape_configs"]}
+    assert jobs["postgres"]["static_configs"] == [{"targets": ["10.0.0.5:9187"], "labels": {"host": "web1"}}]
+    assert "mtail" not in jobs
+    with pytest.raises(AnsibleFilterError, match="name and a port"):
+        m.monitoring_prometheus([], [], {"exporters": [{"name": "bad name", "port": 1}]})
