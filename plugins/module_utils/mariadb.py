@@ -13,6 +13,7 @@ decides where it connects or as whom) over the unix socket, where root@localhost
 """
 from __future__ import annotations
 
+import hashlib
 import subprocess
 
 SOCKET = "/run/mysqld/mysqld.sock"
@@ -136,10 +137,17 @@ def refusal(app: str, found: dict) -> str | None:
     return None
 
 
+def native_hash(password: str) -> str:
+    """mysql_native_password's stored form: ``*`` and the upper-case hex of SHA1(SHA1(password)).
+    Computed here so that the password itself is never in the SQL text (a general or slow query
+    log, the process list) and needs no quoting."""
+    return "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
+
+
 def identified(password: str) -> str:
     """The app's password over TCP or the socket, or the socket alone as the app's unix user
-    (its dumps run so, with no password on a command line)."""
-    return f"IDENTIFIED VIA mysql_native_password USING PASSWORD({quote_string(password)}) OR unix_socket"
+    (its dumps run so, with no password on a command line). The hash only, never the password."""
+    return f"IDENTIFIED VIA mysql_native_password USING '{native_hash(password)}' OR unix_socket"
 
 
 def account_sql(app: str, found: dict, password: str, set_password: bool) -> tuple[str, list]:
