@@ -63,6 +63,9 @@ SANDBOX = (
     # Cloud metadata services (instance credentials) live on link-local addresses; the rest of
     # the network stays open: pip, migrations against a database host, webhooks.
     ("IPAddressDeny", "169.254.0.0/16 fe80::/10"),
+    # No listening IP port (as the app's own units): a release command cannot squat a port another
+    # app or Redis uses while it restarts (cgroup v2 only, see docs/security.md).
+    ("SocketBindDeny", "any"),
     ("KillMode", "control-group"),
 )
 

@@ -53,6 +53,7 @@ def test_has_the_service_sandbox():
                        ("SystemCallFilter", "@system-service")]:
         assert p[key] == [value], key
     assert p["IPAddressDeny"] == ["169.254.0.0/16 fe80::/10"]
+    assert p["SocketBindDeny"] == ["any"]
     # world-writable places of the host that the app's user could otherwise leave files in
     assert p["TemporaryFileSystem"] == ["/dev/shm:mode=1777,nosuid,nodev"]
     assert p["ReadOnlyPaths"] == ["-/run"]
