@@ -172,7 +172,27 @@ def monitoring_rules(thresholds=None):
               "5m", "warning", f"{{{{ $labels.host }}}} uses more than {t['memory_percent']} % of its memory"),
         _rule("TargetDown", "up == 0", d, "critical", "{{ $labels.job }} at {{ $labels.instance }} cannot be scraped"),
     ]
+    rules += _app_metrics_rules(t)
     return {"groups": [{"name": "pyweb", "rules": rules}]}
+
+
+def _app_metrics_rules(t):
+    """pyweb-app-metrics's rule: an app whose workers are busy answering requests more than
+    busy_percent (90) of the time over 5 minutes, for 5 minutes (its requests queue): Gunicorn's
+    time answering (the durations' sum) or uWSGI's busy workers, over the workers."""
+    busy = t.get("busy_percent", 90)
+    if isinstance(busy, bool) or not isinstance(busy, (int, float)) or not 0 < busy <= 100:
+        raise AnsibleFilterError(f"monitoring_rules: busy_percent must be a number above 0 and at most 100, not {busy!r}")
+    return [
+        _rule("AppWorkersBusy",
+              "100 * sum by (host, app) (rate(pyweb_app_request_duration_seconds_sum[5m]))"
+              f" / sum by (host, app) (pyweb_app_workers) > {busy}"
+              " or 100 * sum by (host, app) (avg_over_time(pyweb_app_workers_busy[5m]))"
+              f" / sum by (host, app) (pyweb_app_workers) > {busy}",
+              "5m", "warning",
+              f"{{{{ $labels.app }}}} on {{{{ $labels.host }}}} keeps its workers busy more than {busy} % of the time"
+              " ({{ $value | printf \"%.0f\" }} %): add workers or threads"),
+    ]
 
 
 def monitoring_alertmanager(settings):

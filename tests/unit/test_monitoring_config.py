@@ -64,7 +64,7 @@ def test_rules_cover_the_issue_with_their_thresholds():
     rules = {r["alert"]: r for r in m.monitoring_rules({"disk_percent": 80, "cert_days": 14, "for": "30s"})["groups"][0]["rules"]}
     assert set(rules) == {"AppDown", "AppServerErrors", "AppServerErrorRate", "CertificateExpiresSoon", "UnitFailed",
                           "ScheduledJobFailed",
-                          "UnitRestartLoop", "DiskFull", "MemoryPressure", "TargetDown"}
+                          "UnitRestartLoop", "DiskFull", "MemoryPressure", "TargetDown", "AppWorkersBusy"}
     assert rules["AppDown"]["for"] == "30s"
     assert rules["CertificateExpiresSoon"]["expr"] == "probe_ssl_earliest_cert_expiry - time() < 1209600"
     assert rules["DiskFull"]["expr"].endswith("* 100 > 80")
