@@ -173,6 +173,7 @@ def monitoring_rules(thresholds=None):
         _rule("TargetDown", "up == 0", d, "critical", "{{ $labels.job }} at {{ $labels.instance }} cannot be scraped"),
     ]
     rules += _app_metrics_rules(t)
+    rules += _service_rules(t)
     return {"groups": [{"name": "pyweb", "rules": rules}]}
 
 
@@ -193,6 +194,36 @@ def _app_metrics_rules(t):
               f"{{{{ $labels.app }}}} on {{{{ $labels.host }}}} keeps its workers busy more than {busy} % of the time"
               " ({{ $value | printf \"%.0f\" }} %): add workers or threads"),
     ]
+
+
+def _service_rules(t):
+    """The backing services' rules (their exporters, roles/monitoring/tasks/services.yml): the server
+    does not answer its exporter, its connections near its limit (connections_percent, 80)."""
+    pct, d = t.get("connections_percent", 80), t["for"]
+    if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct <= 100:
+        raise AnsibleFilterError(f"monitoring_rules: connections_percent must be a number from 1 to 100, not {pct!r}")
+    down = (("PostgreSQLDown", "pg_up", "PostgreSQL"), ("MariaDBDown", "mysql_up", "MariaDB"), ("RedisDown", "redis_up", "Redis"))
+    rules = [_rule(name, f"{metric} == 0", d, "critical", f"{server} on {{{{ $labels.host }}}} does not answer its exporter")
+             for name, metric, server in down]
+    by = "by (host, instance)"
+    rules += [
+        _rule("PostgreSQLConnectionsNearLimit",
+              f"100 * sum {by} (pg_stat_database_numbackends) / max {by} (pg_settings_max_connections) > {pct}",
+              "5m", "warning",
+              f"PostgreSQL on {{{{ $labels.host }}}} uses more than {pct} % of max_connections"
+              " ({{ $value | printf \"%.0f\" }} %)"),
+        _rule("MariaDBConnectionsNearLimit",
+              f"100 * max {by} (mysql_global_status_threads_connected) / max {by} (mysql_global_variables_max_connections)"
+              f" > {pct}",
+              "5m", "warning",
+              f"MariaDB on {{{{ $labels.host }}}} uses more than {pct} % of max_connections"
+              " ({{ $value | printf \"%.0f\" }} %)"),
+        # Redis's maxclients needs CONFIG GET, which the exporter's user may not run: the clients
+        # Redis turned away (INFO's rejected_connections) say the limit was reached.
+        _rule("RedisRejectsConnections", "increase(redis_rejected_connections_total[5m]) > 0", "0m", "warning",
+              "Redis on {{ $labels.host }} turned clients away (maxclients reached) in the last 5 minutes"),
+    ]
+    return rules
 
 
 def monitoring_alertmanager(settings):

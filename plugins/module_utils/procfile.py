@@ -221,6 +221,10 @@ def web_ports(uid: int) -> list:
     return [first, first + 1]
 
 
+# A web process unit's name, whatever the app: <app>-web-<port>.service.
+WEB_UNIT_RE = re.compile(r"[a-z][a-z0-9_]*-web-[0-9]{1,5}\.service")
+
+
 def web_unit(app: str, port: int) -> str:
     """The unit of the web process on a port: <app>-web-<port>.service (not an instance of a
     process template, whose names have an @)."""
@@ -244,9 +248,12 @@ def web_plan(ports: list, recorded, running: list) -> dict:
     return {"active": active, "next": following}
 
 
-def web_retire_plan(ports: list, keep: int, running: list, enabled: list) -> dict:
+def web_retire_plan(ports: list, keep, running: list, enabled: list) -> dict:
     """After Nginx moved to keep: start (and enable) keep when it does not run or is not enabled,
-    stop and disable the other port's unit when it runs or is enabled."""
+    stop and disable the other port's unit when it runs or is enabled. ``keep`` None (Nginx moved
+    to the app's WSGI server): every port's unit that runs or is enabled stops."""
+    if keep is None:
+        return {"start": False, "stop": [p for p in ports if p in running or p in enabled]}
     if keep not in ports:
         raise ProcfileError(f"port {keep} is not one of the app's web ports {ports}")
     other = [p for p in ports if p != keep and (p in running or p in enabled)]

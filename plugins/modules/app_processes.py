@@ -37,7 +37,14 @@ description:
     upstream names O(port), waits for the Nginx workers of O(wait_pids) to exit (they may still
     send requests to the old port), stops and disables the other port's unit and removes that
     port's environment file (a copy of the app's secrets), enables O(port)'s (starting it if it
-    does not run) and records O(port) in O(state_file).
+    does not run) and records O(port) in O(state_file); without O(port) (Nginx now forwards to the
+    app's WSGI server) it stops and disables both ports' units and removes their unit files,
+    environment files and O(state_file); with O(retire_wsgi) (a web process of its own serves now)
+    it also stops and disables the WSGI server's C(<app>.socket) and C(<app>.service) and removes
+    their unit files, the server's configuration and its state.
+  - O(action=read) also tells whether the host still has the app's web process units
+    (RV(web_units_present)) and its WSGI server's (RV(wsgi_units_present)), so that an app that switched
+    between the two retires the one it left once Nginx forwards to the other (the site playbook).
   - Check mode reports what would change and changes nothing.
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)
@@ -109,7 +116,9 @@ options:
     description: Where O(action=apply) records what the processes run with, or the web actions the port that serves.
     type: path
   port:
-    description: The web port to start (O(action=web_start)), to keep (O(action=web_retire)) or to check (O(action=web_plan)).
+    description:
+      - The web port to start (O(action=web_start)), to keep (O(action=web_retire)) or to check (O(action=web_plan)).
+      - O(action=web_retire) without it keeps none.
     type: int
   health:
     description:
@@ -138,6 +147,12 @@ options:
     type: list
     elements: int
     default: []
+  retire_wsgi:
+    description:
+      - O(action=web_retire) also stops and disables the app's WSGI server units and removes their files
+        and the server's configuration (the app's web process of its own serves now).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -211,6 +226,18 @@ units_present:
   description: Whether the host has unit files of the app's processes or jobs (O(action=read)).
   type: bool
   returned: success
+web_units_present:
+  description: Whether the host has a unit file of the app's web process of its own or the record of its port (O(action=read)).
+  type: bool
+  returned: success
+wsgi_units_present:
+  description: Whether the host has the app's WSGI server units (C(<app>.socket), C(<app>.service); O(action=read)).
+  type: bool
+  returned: success
+removed:
+  description: The files O(action=web_retire) removed (or would remove).
+  type: list
+  returned: success
 release:
   description: The Procfile's release command, or null.
   type: str
@@ -262,6 +289,8 @@ except ImportError:  # tests/unit loads this file alone, with module_utils on sy
 
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 UNIT_DIR = "/etc/systemd/system"
+# Where the web actions record the port that serves (roles/wsgi's __wsgi_web_state_file).
+WEB_STATE_DIR = "/var/lib/pyweb/wsgi"
 # The nginx role's folder of upstream files: there once it configured the host.
 NGINX_UPSTREAMS = "/etc/nginx/pyweb/upstreams"
 NGINX_PID = "/run/nginx.pid"
@@ -347,6 +376,10 @@ def read(module, p) -> dict:
     result["jobs"] = jobs
     result["units_present"] = any(is_process_unit_file(p["app"], n) for n in os.listdir(UNIT_DIR)) \
         if os.path.isdir(UNIT_DIR) else False
+    result["web_units_present"] = (os.path.isdir(UNIT_DIR) and any(
+        procfile.WEB_UNIT_RE.fullmatch(n) and n.startswith(f"{p['app']}-web-") for n in os.listdir(UNIT_DIR))) \
+        or os.path.lexists(f"{WEB_STATE_DIR}/{p['app']}.web.json")
+    result["wsgi_units_present"] = bool(wsgi_server_files(p["app"])[0])
     release = p["release_dir"]
     if not release or not os.path.isdir(release):
         return result
@@ -659,7 +692,19 @@ def web_start(module, p) -> dict:
     return result
 
 
+def wsgi_server_files(app) -> tuple:
+    """The WSGI server's units and files (roles/wsgi's names), retired once a web process of the
+    app's own serves instead: (units that exist, other files that exist)."""
+    units = [u for u in (f"{app}.socket", f"{app}.service") if os.path.lexists(f"{UNIT_DIR}/{u}")]
+    files = [f for f in (f"/etc/pyweb/{app}.gunicorn.conf.py", f"/etc/pyweb/{app}.uwsgi.ini",
+                         f"/var/lib/pyweb/wsgi/{app}.state") if os.path.lexists(f)]
+    return units, files
+
+
 def web_retire(module, p) -> dict:
+    """Nginx forwards to ``port`` now (or, without one, to the app's WSGI server): the other web
+    unit stops; without a port every web unit stops and its files go; with ``retire_wsgi`` the
+    WSGI server's units stop and their files go."""
     app, keep = p["app"], p["port"]
     ports = _ports(module, app)
     running, enabled = _web_states(module, app, ports)
@@ -668,11 +713,19 @@ def web_retire(module, p) -> dict:
     except procfile.ProcfileError as e:
         module.fail_json(msg=f"{app}: {e}")
     stop = [procfile.web_unit(app, port) for port in plan["stop"]]
-    record = _record(p["state_file"]) != keep
+    if keep is None:
+        record = bool(p["state_file"]) and os.path.lexists(p["state_file"])
+        removed = [f"{UNIT_DIR}/{procfile.web_unit(app, port)}" for port in ports
+                   if os.path.lexists(f"{UNIT_DIR}/{procfile.web_unit(app, port)}")]
+    else:
+        record, removed = _record(p["state_file"]) != keep, []
+    wsgi_units, wsgi_files = wsgi_server_files(app) if p["retire_wsgi"] else ([], [])
+    stop += wsgi_units
+    removed += [f"{UNIT_DIR}/{u}" for u in wsgi_units] + wsgi_files
     # The other port's copy of the app's environment: not left on disk once its unit is stopped.
-    stale = [web_env_file(app, port) for port in ports if port != keep and port not in plan["stop"]
-             and os.path.lexists(web_env_file(app, port))]
-    result = {"changed": bool(plan["start"] or stop or record or stale), "stopped": stop, "started": plan["start"]}
+    removed += [web_env_file(app, port) for port in ports if port != keep and os.path.lexists(web_env_file(app, port))]
+    result = {"changed": bool(plan["start"] or stop or record or removed), "stopped": stop, "started": plan["start"],
+              "removed": removed}
     if module.check_mode or not result["changed"]:
         return result
     if stop:
@@ -683,16 +736,19 @@ def web_retire(module, p) -> dict:
         rc, _out, err = module.run_command(["systemctl", "disable", "--now", "--"] + stop)
         if rc != 0:
             module.fail_json(msg=f"{app}: stopping {', '.join(stop)} failed: {err.strip()}", **result)
-        stale += [web_env_file(app, port) for port in plan["stop"] if os.path.lexists(web_env_file(app, port))]
-    for path in stale:
+    for path in removed:
         os.unlink(path)
+    if any(path.startswith(UNIT_DIR + "/") for path in removed):
+        module.run_command(["systemctl", "daemon-reload"], check_rc=True)
     if plan["start"]:
         unit = procfile.web_unit(app, keep)
         rc, _out, err = module.run_command(["systemctl", "enable", "--now", "--", unit])
         if rc != 0:
             module.fail_json(msg=f"{app}: starting {unit} failed: {err.strip()}\n{_journal(module, unit)}", **result)
-    if p["state_file"]:
+    if p["state_file"] and keep is not None:
         _write_record(p["state_file"], keep)
+    elif record:
+        os.unlink(p["state_file"])
     return result
 
 
@@ -720,6 +776,7 @@ def main():
             "env_file": {"type": "path"},
             "wait_pids": {"type": "list", "elements": "int", "default": []},
             "check_listener": {"type": "bool", "default": False},
+            "retire_wsgi": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

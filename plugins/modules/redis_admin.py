@@ -79,13 +79,10 @@ error:
 import grp
 import hashlib
 import secrets
-import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pyweb.deploy.plugins.module_utils import filestate
-
-ADMIN = "pyweb-admin"
-DEFAULT_ACL = "user default off resetkeys resetchannels -@all"
+from ansible_collections.pyweb.deploy.plugins.module_utils import filestate, redisacl
+from ansible_collections.pyweb.deploy.plugins.module_utils.redisacl import ADMIN, ask
 
 
 def admin_line(password: str) -> str:
@@ -94,32 +91,8 @@ def admin_line(password: str) -> str:
 
 
 def acl_merge(text: str, line: str) -> str:
-    """The ACL file with the admin's line set; the default user first and off, the rest sorted
-    (the order module service_account keeps, so the two never undo each other)."""
-    lines = [raw.strip() for raw in text.splitlines() if raw.strip() and not raw.startswith("#")]
-    kept = [entry for entry in lines if entry.split()[:2] not in (["user", ADMIN], ["user", "default"])]
-    return "\n".join([DEFAULT_ACL] + sorted(kept + [line])) + "\n"
-
-
-def command(*args: str) -> bytes:
-    """A Redis command in RESP."""
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
-
-
-def ask(host: str, port: int, password: str) -> str | None:
-    """AUTH as the admin and ACL LOAD; None when done, else Redis's error."""
-    with socket.create_connection((host, port), timeout=10) as conn:
-        reader = conn.makefile("rb")
-        for args in (("AUTH", ADMIN, password), ("ACL", "LOAD")):
-            conn.sendall(command(*args))
-            answer = reader.readline().decode(errors="replace").strip()
-            if not answer.startswith("+"):
-                return f"{'AUTH' if args[0] == 'AUTH' else 'ACL LOAD'}: {answer}"
-    return None
+    """The ACL file with the admin's line set (redisacl: the default user first and off, the rest sorted)."""
+    return redisacl.set_user_line(text, ADMIN, line)
 
 
 def read_text(path: str) -> str | None:

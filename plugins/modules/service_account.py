@@ -117,20 +117,12 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyweb.deploy.plugins.module_utils import filestate
 
-from ansible_collections.pyweb.deploy.plugins.module_utils import mariadb
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+from ansible_collections.pyweb.deploy.plugins.module_utils import mariadb, postgresql, redisacl
+from ansible_collections.pyweb.deploy.plugins.module_utils.postgresql import quote_ident, quote_literal
 
 
 def marker(app: str) -> str:
@@ -225,27 +217,20 @@ def redis_acl_line(app: str, password: str, scripting: bool = False) -> str:
             "-@all +@all -@dangerous " + ("" if scripting else "-@scripting ") + " ".join(REDIS_DENIED))
 
 
-DEFAULT_ACL = "user default off resetkeys resetchannels -@all"
+DEFAULT_ACL = redisacl.DEFAULT_ACL
 
 
 def redis_acl_merge(text: str, app: str, line: str | None) -> str:
     """The ACL file with the app's line set (``line``) or removed (None); default stays off."""
-    lines = [raw.strip() for raw in text.splitlines() if raw.strip() and not raw.startswith("#")]
-    kept = [entry for entry in lines
-            if entry.split()[:2] not in (["user", app], ["user", "default"])]
-    out = [DEFAULT_ACL] + sorted(kept + ([line] if line else []))
-    return "\n".join(out) + "\n"
+    return redisacl.set_user_line(text, app, line)
 
 
 def psql(module, sql: str, database: str = "postgres") -> str:
     """Run SQL as the postgres superuser over the local socket; SQL (and any password) on stdin."""
-    proc = subprocess.run(
-        ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-         "-d", database],
-        input=sql, capture_output=True, text=True, check=False, cwd="/")
-    if proc.returncode != 0:
-        module.fail_json(msg=f"psql as postgres failed: {proc.stderr.strip()}")
-    return proc.stdout
+    try:
+        return postgresql.run_psql(sql, database)
+    except RuntimeError as exc:
+        module.fail_json(msg=str(exc))
 
 
 def mariadb_found(module, app: str) -> dict:

@@ -64,7 +64,9 @@ def test_rules_cover_the_issue_with_their_thresholds():
     rules = {r["alert"]: r for r in m.monitoring_rules({"disk_percent": 80, "cert_days": 14, "for": "30s"})["groups"][0]["rules"]}
     assert set(rules) == {"AppDown", "AppServerErrors", "AppServerErrorRate", "CertificateExpiresSoon", "UnitFailed",
                           "ScheduledJobFailed",
-                          "UnitRestartLoop", "DiskFull", "MemoryPressure", "TargetDown", "AppWorkersBusy"}
+                          "UnitRestartLoop", "DiskFull", "MemoryPressure", "TargetDown", "AppWorkersBusy",
+                          "PostgreSQLDown", "MariaDBDown", "RedisDown", "PostgreSQLConnectionsNearLimit",
+                          "MariaDBConnectionsNearLimit", "RedisRejectsConnections"}
     assert rules["AppDown"]["for"] == "30s"
     assert rules["CertificateExpiresSoon"]["expr"] == "probe_ssl_earliest_cert_expiry - time() < 1209600"
     assert rules["DiskFull"]["expr"].endswith("* 100 > 80")
@@ -147,3 +149,28 @@ def test_prometheus_scrapes_each_exporter_given_as_a_job():
     assert "mtail" not in jobs
     with pytest.raises(AnsibleFilterError, match="name and a port"):
         m.monitoring_prometheus([], [], {"exporters": [{"name": "bad name", "port": 1}]})
+
+
+def test_rules_say_when_a_backing_service_is_down_or_near_its_connection_limit():
+    rules = {r["alert"]: r for r in m.monitoring_rules({"for": "1m"})["groups"][0]["rules"]}
+    for alert, expr in (("PostgreSQLDown", "pg_up == 0"), ("MariaDBDown", "mysql_up == 0"), ("RedisDown", "redis_up == 0")):
+        assert rules[alert]["expr"] == expr
+        assert rules[alert]["for"] == "1m" and rules[alert]["labels"]["severity"] == "critical"
+    # Connections against max_connections, 80 % by default, per host (the exporters' targets).
+    pg = rules["PostgreSQLConnectionsNearLimit"]["expr"]
+    assert pg == ("100 * sum by (host, instance) (pg_stat_database_numbackends)"
+                  " / max by (host, instance) (pg_settings_max_connections) > 80")
+    my = rules["MariaDBConnectionsNearLimit"]["expr"]
+    assert "mysql_global_status_threads_connected" in my and "mysql_global_variables_max_connections" in my
+    assert my.endswith(" > 80")
+    # Redis: the clients turned away (no CONFIG GET for the exporter's user, so no maxclients).
+    assert rules["RedisRejectsConnections"]["expr"] == "increase(redis_rejected_connections_total[5m]) > 0"
+    tighter = {r["alert"]: r for r in m.monitoring_rules({"connections_percent": 60})["groups"][0]["rules"]}
+    assert tighter["MariaDBConnectionsNearLimit"]["expr"].endswith(" > 60")
+    assert "60 %" in tighter["PostgreSQLConnectionsNearLimit"]["annotations"]["summary"]
+
+
+@pytest.mark.parametrize("bad", [0, 101, "80", True])
+def test_rules_refuse_a_connections_percent_beyond_1_to_100(bad):
+    with pytest.raises(AnsibleFilterError, match="connections_percent must be a number from 1 to 100"):
+        m.monitoring_rules({"connections_percent": bad})

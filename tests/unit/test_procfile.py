@@ -311,6 +311,9 @@ def test_web_retire_plan_keeps_one_port_running_and_enabled():
     ports = [20200, 20201]
     assert procfile.web_retire_plan(ports, 20201, [20200, 20201], [20200]) == {"start": True, "stop": [20200]}
     assert procfile.web_retire_plan(ports, 20201, [20201], [20201]) == {"start": False, "stop": []}
+    # Nginx moved to the app's WSGI server: none kept, every unit that runs or is enabled stops.
+    assert procfile.web_retire_plan(ports, None, [20201], [20200, 20201]) == {"start": False, "stop": [20200, 20201]}
+    assert procfile.web_retire_plan(ports, None, [], []) == {"start": False, "stop": []}
     assert procfile.web_retire_plan(ports, 20200, [], [20201]) == {"start": True, "stop": [20201]}
     with pytest.raises(ProcfileError, match="port 8000 is not one of"):
         procfile.web_retire_plan(ports, 8000, [], [])

@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
 from ansible_collections.pyweb.deploy.plugins.modules import redis_admin as ra  # noqa: E402
 from ansible_collections.pyweb.deploy.plugins.modules import service_account as sa  # noqa: E402
+from ansible_collections.pyweb.deploy.plugins.module_utils import redisacl  # noqa: E402
 
 
 def test_the_admin_may_only_reload_the_acl_file():
@@ -31,7 +32,7 @@ def test_the_admin_and_the_apps_lines_keep_one_order():
 
 
 def test_commands_are_resp():
-    assert ra.command("ACL", "LOAD") == b"*2\r\n$3\r\nACL\r\n$4\r\nLOAD\r\n"
+    assert redisacl.command("ACL", "LOAD") == b"*2\r\n$3\r\nACL\r\n$4\r\nLOAD\r\n"
 
 
 def serve(answers):
