@@ -144,7 +144,7 @@ def main():
             "web_config": {"type": "path", "required": True},
             "group": {"type": "str", "default": "prometheus"},
             "mode": {"type": "str", "default": "0640"},
-            "password_group": {"type": "str"},
+            "password_group": {"type": "str", "no_log": False},  # a group name, not a secret
             "format": {"type": "str", "default": "prometheus", "choices": ["prometheus", "htpasswd"]},
         },
         supports_check_mode=True,
