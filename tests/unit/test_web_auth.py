@@ -75,5 +75,5 @@ def test_htpasswd_format_for_nginx_keeps_its_hash_too():
     assert web_auth.wanted("pyweb-monitoring", password, users, fake_hasher, fake_checker,
                            lambda: pytest.fail("a second password was made"), fmt="htpasswd") == (password, users)
     # A Prometheus web configuration is not an Nginx user file: the hash is made again in the right shape.
-    _, web = web_auth.wanted("pyweb-monitoring", password, "", fake_hasher, fake_checker)
+    web = web_auth.wanted("pyweb-monitoring", password, "", fake_hasher, fake_checker)[1]
     assert web_auth.hash_in(web, "pyweb-monitoring", "htpasswd") == ""
