@@ -29,7 +29,7 @@ def _as_list(value):
     return list(value)
 
 
-def _checked(balancer, source):
+def _checked(balancer, source, source_var="pyweb_balancer_source", kind="balancer"):
     text = str(source).strip()
     try:
         if "/" in text:
@@ -38,19 +38,21 @@ def _checked(balancer, source):
             ipaddress.ip_address(text)
     except ValueError:
         raise AnsibleFilterError(
-            f"balancer {balancer}: pyweb_balancer_source {text!r} is not an IP address or network"
+            f"{kind} {balancer}: {source_var} {text!r} is not an IP address or network"
         ) from None
     return text
 
 
-def balancer_sources(balancers, hostvars):
-    """The source addresses of ``balancers`` (inventory names), from ``hostvars``, unique, in order."""
+def balancer_sources(balancers, hostvars, source_var="pyweb_balancer_source", kind="balancer"):
+    """The source addresses of ``balancers`` (inventory names), from ``hostvars``, unique, in order.
+    ``source_var`` and ``kind`` serve other hosts the same way (the monitoring hosts:
+    ``pyweb_monitoring_source``, ``monitoring host``)."""
     sources = []
     for balancer in balancers or []:
         hv = hostvars[balancer] if balancer in hostvars else {}
-        override = hv.get("pyweb_balancer_source")
+        override = hv.get(source_var)
         if override not in (None, "", []):
-            found = [_checked(balancer, s) for s in _as_list(override)]
+            found = [_checked(balancer, s, source_var, kind) for s in _as_list(override)]
         else:
             facts = hv.get("ansible_facts") or {}
             found = [
@@ -60,8 +62,8 @@ def balancer_sources(balancers, hostvars):
             ]
         if not found:
             raise AnsibleFilterError(
-                f"balancer {balancer}: its address is not known, so the app hosts cannot tell its "
-                "requests from anyone else's: gather its facts (network) or set pyweb_balancer_source"
+                f"{kind} {balancer}: its address is not known, so the app hosts cannot tell its "
+                f"requests from anyone else's: gather its facts (network) or set {source_var}"
             )
         for source in found:
             if source not in sources:

@@ -4,7 +4,7 @@
 exporter's modules and Alertmanager's routes (roles/monitoring writes them with to_nice_yaml).
 
 - ``hosts | pyweb.deploy.monitoring_prometheus(checks, settings)``: ``prometheus.yml``. ``hosts``
-  is a list of ``{name, address}`` (the web hosts and where their exporters listen); ``checks``
+  is a list of ``{name, address, port, password_file}`` (the web hosts' doors, ``monitoring_doors``); ``checks``
   the apps' health checks (``apps_health_checks``), probed by the blackbox exporter through each
   app's real domain and TLS.
 - ``checks | pyweb.deploy.monitoring_blackbox(insecure)``: ``blackbox.yml``, one module per check
@@ -49,19 +49,32 @@ def monitoring_prometheus(hosts, checks, settings=None):
         {"job_name": name, "static_configs": [{"targets": [_host_port(local, PORTS[name])]}], **guarded}
         for name in ("prometheus", "alertmanager", "blackbox")
     ]
-    # Each web host's exporters ({name, port}; the monitoring role's __monitoring_exporters): one job each.
-    exporters = settings.get("exporters") or [{"name": n, "port": PORTS[n]} for n in ("node", "nginx", "mtail")]
-    for exporter in exporters:
-        if not isinstance(exporter, dict) or not re.fullmatch(r"[a-z][a-z0-9_]*", str(exporter.get("name", ""))) \
-                or not isinstance(exporter.get("port"), int):
-            raise AnsibleFilterError(f"monitoring_prometheus: each exporter needs a name and a port, not {exporter!r}")
-        static = []
-        for host in hosts or []:
-            if not isinstance(host, dict) or not host.get("name") or not host.get("address"):
-                raise AnsibleFilterError(f"monitoring_prometheus: each host needs a name and an address, not {host!r}")
-            static.append({"targets": [_host_port(host["address"], exporter["port"])],
-                           "labels": {"host": str(host["name"])}})
-        jobs.append({"job_name": exporter["name"], "static_configs": static})
+    # Each web host's door (monitoring_doors): Prometheus reads the host's exporters from the door's
+    # /targets.json (http_sd; each target's job, metrics path and host label) and scrapes them
+    # through it, with that host's password; the door's address comes from the URL the list was read from.
+    if settings.get("local_node"):
+        # A monitoring host that is no web host: its own node exporter, on its loopback.
+        jobs.append({"job_name": "node", "static_configs": [{"targets": [_host_port(local, PORTS["node"])],
+                                                             "labels": {"host": str(settings["local_node"])}}]})
+    names = set()
+    for door in hosts or []:
+        if not isinstance(door, dict) or not door.get("name") or not door.get("address") \
+                or not str(door.get("password_file", "")).startswith("/"):
+            raise AnsibleFilterError(f"monitoring_prometheus: each host needs a name, an address and a password_file, not {door!r}")
+        job = "door_" + _MODULE_CHARS.sub("_", str(door["name"]))
+        if job in names:
+            raise AnsibleFilterError(f"monitoring_prometheus: two hosts make the job {job}")
+        names.add(job)
+        door_auth = {"username": door.get("username", "pyweb-monitoring"), "password_file": door["password_file"]}
+        address = _host_port(door["address"], int(door.get("port", 9101)))
+        jobs.append({
+            "job_name": job,
+            "basic_auth": door_auth,
+            "http_sd_configs": [{"url": f"http://{address}/targets.json", "refresh_interval": interval,
+                                 "basic_auth": door_auth}],
+            "relabel_configs": [{"source_labels": ["__meta_url"], "regex": "https?://([^/]+)/.*",
+                                 "target_label": "__address__", "replacement": "$1"}],
+        })
     for check in checks or []:
         url = f"{check['scheme']}://{check['domain']}{check['path']}"
         jobs.append({

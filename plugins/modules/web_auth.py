@@ -1,17 +1,18 @@
 #!/usr/bin/python
 # Copyright: pyweb.deploy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A password made once and its bcrypt hash in a Prometheus web configuration (basic auth)."""
+"""A password made once and its bcrypt hash in a Prometheus web configuration or an Nginx user file (basic auth)."""
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: web_auth
-short_description: Basic auth for Prometheus, Alertmanager and the blackbox exporter (a password made once)
+short_description: Basic auth for Prometheus, Alertmanager, the blackbox exporter or an Nginx server (a password made once)
 description:
   - Makes a random password once and keeps it in O(password_file) (for the clients, such as
     Prometheus's C(basic_auth.password_file)), and writes O(web_config), the C(--web.config.file) of
     Prometheus, Alertmanager and the exporters, with the password's bcrypt hash under
-    C(basic_auth_users).
+    C(basic_auth_users); with O(format=htpasswd), Nginx's C(auth_basic_user_file) instead
+    (C(user:hash); Nginx checks bcrypt hashes through the system's C(crypt), libxcrypt on Debian).
   - An existing password is kept; an existing hash is kept while it matches the password (bcrypt
     salts each hash, so a new one on every run would not be idempotent). Both files are written
     through a temporary file renamed over the old one, never through a link, with the owner and
@@ -37,6 +38,14 @@ options:
     description: The group that reads both files (the servers' and Prometheus's group).
     type: str
     default: prometheus
+  password_group:
+    description: The password file's group, when another than O(group) (C(root) keeps it to root).
+    type: str
+  format:
+    description: O(web_config)'s format, a Prometheus web configuration or an Nginx user file.
+    type: str
+    choices: [prometheus, htpasswd]
+    default: prometheus
   mode:
     description: Both files' mode.
     type: str
@@ -55,6 +64,14 @@ EXAMPLES = r"""
   pyweb.deploy.web_auth:
     password_file: /etc/prometheus/pyweb-monitoring.password
     web_config: /etc/prometheus/web.yml
+
+- name: Require a password for an Nginx server (the password root's only, the hash Nginx's workers')
+  pyweb.deploy.web_auth:
+    password_file: /etc/pyweb-monitoring/door.password
+    web_config: /etc/nginx/pyweb-monitoring/htpasswd
+    format: htpasswd
+    group: www-data
+    password_group: root
 """
 
 RETURN = r"""
@@ -81,28 +98,35 @@ _PASSWORD_RE = re.compile(r"[A-Za-z0-9_-]{32,}")
 HEADER = "# pyweb.deploy: basic auth of Prometheus, Alertmanager and the blackbox exporter (--web.config.file).\n"
 
 
-def render(user: str, hashed: str) -> str:
+_HASH = r"\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}"
+HTPASSWD_HEADER = "# pyweb.deploy: basic auth of an Nginx server (auth_basic_user_file).\n"
+
+
+def render(user: str, hashed: str, fmt: str = "prometheus") -> str:
+    if fmt == "htpasswd":
+        return f"{HTPASSWD_HEADER}{user}:{hashed}\n"
     return f"{HEADER}basic_auth_users:\n  {user}: '{hashed}'\n"
 
 
-def hash_in(text: str, user: str) -> str:
+def hash_in(text: str, user: str, fmt: str = "prometheus") -> str:
     """The bcrypt hash ``render`` wrote for ``user``, or ""."""
-    match = re.search(rf"^  {re.escape(user)}: '(\$2[aby]\$[0-9]{{2}}\$[./A-Za-z0-9]{{53}})'$", text or "", re.M)
+    line = rf"^{re.escape(user)}:({_HASH})$" if fmt == "htpasswd" else rf"^  {re.escape(user)}: '({_HASH})'$"
+    match = re.search(line, text or "", re.M)
     return match.group(1) if match else ""
 
 
-def wanted(user: str, old_password: str, old_web: str, hasher, checker, generate=None) -> tuple:
-    """(password, web configuration): the old password when it is one of ours, the old hash while it
-    matches it; else new ones."""
+def wanted(user: str, old_password: str, old_web: str, hasher, checker, generate=None, fmt: str = "prometheus") -> tuple:
+    """(password, web configuration or Nginx user file): the old password when it is one of ours, the
+    old hash while it matches it; else new ones."""
     if not _USER_RE.fullmatch(user):
         raise ValueError(f"web_auth: user {user!r} is not a plain name")
     password = (old_password or "").strip()
     if not _PASSWORD_RE.fullmatch(password):
         password = (generate or (lambda: secrets.token_urlsafe(32)))()
-    hashed = hash_in(old_web, user)
+    hashed = hash_in(old_web, user, fmt)
     if not hashed or not checker(password, hashed):
         hashed = hasher(password)
-    return password, render(user, hashed)
+    return password, render(user, hashed, fmt)
 
 
 def _bcrypt():
@@ -120,6 +144,8 @@ def main():
             "web_config": {"type": "path", "required": True},
             "group": {"type": "str", "default": "prometheus"},
             "mode": {"type": "str", "default": "0640"},
+            "password_group": {"type": "str", "no_log": False},  # a group name, not a secret
+            "format": {"type": "str", "default": "prometheus", "choices": ["prometheus", "htpasswd"]},
         },
         supports_check_mode=True,
     )
@@ -131,9 +157,10 @@ def main():
     old_password = (filestate._read(p["password_file"]) or b"").decode("utf-8", "replace")
     old_web = (filestate._read(p["web_config"]) or b"").decode("utf-8", "replace")
     try:
-        password, web = wanted(p["user"], old_password, old_web, hasher, checker)
+        password, web = wanted(p["user"], old_password, old_web, hasher, checker, fmt=p["format"])
         files = filestate.normalize_files([
-            {"dest": p["password_file"], "content": password, "mode": p["mode"], "group": p["group"]},
+            {"dest": p["password_file"], "content": password, "mode": p["mode"],
+             "group": p["password_group"] or p["group"]},
             {"dest": p["web_config"], "content": web, "mode": p["mode"], "group": p["group"]},
         ], secret=True)
         todo = filestate.plan(files, [], [], [])

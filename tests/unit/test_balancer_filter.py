@@ -170,3 +170,12 @@ def test_a_plain_http_app_behind_an_acme_balancer_is_redirected_to_https():
     assert lbapp["tls"] == {"mode": "acme", "redirect": True} and lbapp["hsts"] == {"enabled": True}
     assert lbapp["backend_scheme"] == "http"
     assert kept["tls"] == {"mode": "acme", "redirect": False}
+
+
+def test_the_monitoring_hosts_sources_come_the_same_way_from_their_own_variable():
+    hostvars = {"mon1": dict(facts("10.0.0.7"), pyweb_balancer_source="192.0.2.1"),
+                "mon2": dict(facts("10.0.0.8"), pyweb_monitoring_source="10.9.0.0/24")}
+    assert balancer_sources(["mon1", "mon2"], hostvars, "pyweb_monitoring_source", "monitoring host") == [
+        "10.0.0.7", "10.9.0.0/24"]
+    with pytest.raises(AnsibleFilterError, match="monitoring host mon3: its address is not known.*pyweb_monitoring_source"):
+        balancer_sources(["mon3"], {"mon3": {}}, "pyweb_monitoring_source", "monitoring host")

@@ -14,14 +14,25 @@ CHECK = {"app": "blog", "domain": "blog.example.com", "path": "/health", "scheme
          "status": 200, "contains": '"status":"ok"', "timeout": 5}
 
 
-def test_prometheus_scrapes_every_host_and_probes_every_app_through_its_domain():
-    cfg = m.monitoring_prometheus([{"name": "web1", "address": "10.0.0.5"}, {"name": "web2", "address": "fd00::6"}],
-                                  [CHECK], {"scrape_interval": "15s"})
+DOOR1 = {"name": "web1", "address": "10.0.0.5", "port": 9101, "password_file": "/etc/prometheus/doors/web1.password"}
+DOOR2 = {"name": "web2", "address": "fd00::6", "port": 9101, "password_file": "/etc/prometheus/doors/web2.password"}
+
+
+def test_prometheus_scrapes_every_host_through_its_door_and_probes_every_app_through_its_domain():
+    cfg = m.monitoring_prometheus([DOOR1, DOOR2], [CHECK], {"scrape_interval": "15s"})
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
-    assert jobs["node"]["static_configs"] == [{"targets": ["10.0.0.5:9100"], "labels": {"host": "web1"}},
-                                              {"targets": ["[fd00::6]:9100"], "labels": {"host": "web2"}}]
-    assert jobs["nginx"]["static_configs"][0]["targets"] == ["10.0.0.5:9113"]
-    assert jobs["mtail"]["static_configs"][1] == {"targets": ["[fd00::6]:3903"], "labels": {"host": "web2"}}
+    web1, web2 = jobs["door_web1"], jobs["door_web2"]
+    auth1 = {"username": "pyweb-monitoring", "password_file": "/etc/prometheus/doors/web1.password"}
+    assert web1["basic_auth"] == auth1
+    assert web1["http_sd_configs"] == [{"url": "http://10.0.0.5:9101/targets.json", "refresh_interval": "15s",
+                                        "basic_auth": auth1}]
+    assert web2["http_sd_configs"][0]["url"] == "http://[fd00::6]:9101/targets.json"
+    # The door's address comes from the URL the targets were read from (Prometheus anchors the regex).
+    relabel = web1["relabel_configs"][0]
+    found = re.fullmatch(relabel["regex"], web2["http_sd_configs"][0]["url"])
+    assert relabel["source_labels"] == ["__meta_url"] and relabel["target_label"] == "__address__"
+    assert found.expand(relabel["replacement"].replace("$1", r"\1")) == "[fd00::6]:9101"
+    assert "node" not in jobs and "nginx" not in jobs
     health = jobs["health_blog_blog_example_com"]
     assert health["static_configs"] == [{"targets": ["https://blog.example.com/health"], "labels": {"app": "blog"}}]
     assert health["params"] == {"module": ["pyweb_blog_blog_example_com"]}
@@ -30,23 +41,30 @@ def test_prometheus_scrapes_every_host_and_probes_every_app_through_its_domain()
     assert cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
 
 
+def test_a_monitoring_host_that_is_no_web_host_scrapes_its_own_node_exporter():
+    jobs = {j["job_name"]: j for j in m.monitoring_prometheus([DOOR1], [], {"local_node": "mon"})["scrape_configs"]}
+    assert jobs["node"]["static_configs"] == [{"targets": ["127.0.0.1:9100"], "labels": {"host": "mon"}}]
+
+
 def test_prometheus_gives_its_password_to_the_guarded_servers_only():
     auth = {"username": "pyweb-monitoring", "password_file": "/etc/prometheus/pyweb-monitoring.password"}
-    cfg = m.monitoring_prometheus([{"name": "web1", "address": "10.0.0.5"}], [CHECK], {"basic_auth": auth})
+    cfg = m.monitoring_prometheus([DOOR1], [CHECK], {"basic_auth": auth})
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
     for name in ("prometheus", "alertmanager", "blackbox", "health_blog_blog_example_com"):
         assert jobs[name]["basic_auth"] == auth
-    assert "basic_auth" not in jobs["node"] and "basic_auth" not in jobs["nginx"] and "basic_auth" not in jobs["mtail"]
+    assert jobs["door_web1"]["basic_auth"]["password_file"] == DOOR1["password_file"]
     assert cfg["alerting"]["alertmanagers"][0]["basic_auth"] == auth
-    plain = m.monitoring_prometheus([{"name": "web1", "address": "10.0.0.5"}], [CHECK])
+    plain = m.monitoring_prometheus([], [CHECK])
     assert not any("basic_auth" in j for j in plain["scrape_configs"] + plain["alerting"]["alertmanagers"])
     with pytest.raises(AnsibleFilterError, match="basic_auth needs a username and an absolute password_file"):
         m.monitoring_prometheus([], [], {"basic_auth": {"username": "u", "password_file": "relative"}})
 
 
-def test_prometheus_refuses_a_host_without_address():
-    with pytest.raises(AnsibleFilterError, match="each host needs a name and an address"):
-        m.monitoring_prometheus([{"name": "web1"}], [])
+def test_prometheus_refuses_a_host_without_address_or_password_file():
+    with pytest.raises(AnsibleFilterError, match="each host needs a name, an address and a password_file"):
+        m.monitoring_prometheus([{"name": "web1", "address": "10.0.0.5"}], [])
+    with pytest.raises(AnsibleFilterError, match="two hosts make the job door_web_1"):
+        m.monitoring_prometheus([dict(DOOR1, name="web-1"), dict(DOOR1, name="web.1")], [])
 
 
 def test_blackbox_module_per_check_with_its_status_and_text():
@@ -140,15 +158,6 @@ def test_mtail_program_reads_the_access_log_format_nginx_writes():
     app = re.search(r"^getfilename\(\) =~ /(.+)/ \{$", program, re.M).group(1).replace("\\/", "/")
     assert re.search(app, "/var/log/nginx/blog.access.log").group("app") == "blog"
 
-
-def test_prometheus_scrapes_each_exporter_given_as_a_job():
-    cfg = m.monitoring_prometheus([{"name": "web1", "address": "10.0.0.5"}], [],
-                                  {"exporters": [{"name": "node", "port": 9100}, {"name": "postgres", "port": 9187}]})
-    jobs = {job["job_name"]: job for job in cfg["scrape_configs"]}
-    assert jobs["postgres"]["static_configs"] == [{"targets": ["10.0.0.5:9187"], "labels": {"host": "web1"}}]
-    assert "mtail" not in jobs
-    with pytest.raises(AnsibleFilterError, match="name and a port"):
-        m.monitoring_prometheus([], [], {"exporters": [{"name": "bad name", "port": 1}]})
 
 
 def test_rules_say_when_a_backing_service_is_down_or_near_its_connection_limit():

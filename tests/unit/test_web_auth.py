@@ -65,3 +65,15 @@ def test_with_real_bcrypt_when_installed():
     password, web = web_auth.wanted("u", "", "", hasher, checker)
     assert bcrypt.checkpw(password.encode(), web_auth.hash_in(web, "u").encode())
     assert web_auth.wanted("u", password, web, hasher, checker) == (password, web)
+
+
+def test_htpasswd_format_for_nginx_keeps_its_hash_too():
+    password, users = web_auth.wanted("pyweb-monitoring", "", "", fake_hasher, fake_checker, fmt="htpasswd")
+    hashed = web_auth.hash_in(users, "pyweb-monitoring", "htpasswd")
+    assert users.splitlines()[-1] == f"pyweb-monitoring:{hashed}" and fake_checker(password, hashed)
+    assert users.startswith("#") and password not in users
+    assert web_auth.wanted("pyweb-monitoring", password, users, fake_hasher, fake_checker,
+                           lambda: pytest.fail("a second password was made"), fmt="htpasswd") == (password, users)
+    # A Prometheus web configuration is not an Nginx user file: the hash is made again in the right shape.
+    web = web_auth.wanted("pyweb-monitoring", password, "", fake_hasher, fake_checker)[1]
+    assert web_auth.hash_in(web, "pyweb-monitoring", "htpasswd") == ""
