@@ -139,6 +139,13 @@ PARTS = {
                   "/etc/default/prometheus-blackbox-exporter"],
         "units": ["prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"],
     },
+    # pyweb-app-metrics (tasks/app_metrics.yml): its user and folders stay, like the packages.
+    "app_metrics": {
+        "marker": "/etc/pyweb/app-metrics.json",
+        "files": ["/etc/systemd/system/pyweb-app-metrics.service", "/etc/systemd/system/pyweb-app-metrics.socket",
+                  "/usr/local/lib/pyweb/pyweb-app-metrics"],
+        "units": ["pyweb-app-metrics.socket", "pyweb-app-metrics.service"],
+    },
 }
 MARKERS = [part["marker"] for part in PARTS.values()]
 
@@ -147,9 +154,11 @@ def monitoring_leftovers(markers, keep=None):
     """What to remove: {absent: [paths], units: [names], nginx: bool (Nginx's configuration changes)}.
 
     ``markers``: the markers (``MARKERS``) that exist on the host; ``keep``: {exporters: bool,
-    server: bool}, the parts still wanted. A monitoring host without exporters runs a node exporter
-    of its own, configured by the server part: it goes with the server unless the exporters stay."""
-    keep = keep or {}
+    server: bool, app_metrics: bool}, the parts still wanted. A monitoring host without exporters runs a node exporter
+    of its own, configured by the server part: it goes with the server unless the exporters stay.
+    The app metrics (default: kept) go with the exporters."""
+    keep = dict(keep or {})
+    keep["app_metrics"] = bool(keep.get("app_metrics", True) and keep.get("exporters"))
     present = {str(m) for m in markers or []}
     absent, units = [], []
     for name, part in PARTS.items():
