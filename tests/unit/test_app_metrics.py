@@ -489,7 +489,7 @@ def test_a_silent_connection_holds_no_other_scrape(monkeypatch):
     server = am.Server(("127.0.0.1", 0), am.handler_for(store), handlers=2)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
-    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
+    silent = [socket.create_connection(("127.0.0.1", port)) for _conn in range(5)]
     try:
         # Two handlers at most: the silent ones beyond are closed, and each scrape gets its own thread.
         for conn in silent[2:]:
@@ -558,7 +558,7 @@ def test_gunicorn_statsd_sends_never_block_when_the_exporter_stops_reading():
     done = threading.Event()
 
     def flood():  # what Gunicorn's Statsd logger does after each request, far past a full queue
-        for _ in range(5000):
+        for _count in range(5000):
             server.log.sock.send(b"blog.gunicorn.requests:1|c|@1.0")
         done.set()
 
