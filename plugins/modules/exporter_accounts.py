@@ -12,11 +12,14 @@ description:
     password, member of C(pg_monitor) and of nothing else, with the comment C(pyweb.deploy exporter).
     The exporter (running as the unix user O(user)) logs in over the socket by C(peer) authentication to
     the database C(postgres) (the line the pyweb.deploy.postgresql role writes in C(pg_hba.conf));
-    C(pg_monitor) reads the statistics views and settings, not the apps' tables.
+    C(pg_monitor) reads the statistics views and settings, not the apps' tables, but it does read the
+    text of every session's current query in C(pg_stat_activity) (the values an app's SQL carries).
   - B(MariaDB) (the client as root over the socket) gets C(<user>@localhost) identified only by
-    C(unix_socket) (no password exists), with C(PROCESS) (InnoDB's compression tables) and
-    C(SLAVE MONITOR) (C(SHOW SLAVE STATUS)), what mysqld_exporter's default collectors read
-    (C(SHOW GLOBAL STATUS) and C(VARIABLES) need nothing). No C(SELECT) on any database.
+    C(unix_socket) (no password exists), with C(SLAVE MONITOR) (C(SHOW SLAVE STATUS)) only. No
+    C(PROCESS) (it shows every session's SQL in C(SHOW FULL PROCESSLIST), C(INNODB_TRX) and C(SHOW ENGINE
+    INNODB STATUS)), so the exporter runs without the collectors that need it (InnoDB's compression
+    tables); an account this module made earlier with C(PROCESS) loses it. C(SHOW GLOBAL STATUS) and
+    C(VARIABLES) need nothing. No C(SELECT) on any database.
   - B(Redis) gets the ACL user O(redis_user), allowed C(PING), C(INFO), C(LATENCY LATEST),
     C(LATENCY HISTOGRAM) and C(SLOWLOG LEN) only (no key, no channel, no C(CONFIG), no C(SLOWLOG GET)
     whose entries hold other apps' arguments, no C(CLIENT LIST)), and the running Redis loads it
@@ -24,9 +27,17 @@ description:
     password is generated once (URL-safe, 256 bits) into O(redis_password_file), the JSON map
     redis_exporter's C(--redis.password-file) reads, readable by root and O(group) only; the ACL file
     holds its SHA-256 only; it is never on a command line nor returned.
-  - An account of that name that is not the exporter's is refused before anything is written, a
+  - An account of that name that is not the exporter's is refused before anything is written; a
     privileged PostgreSQL role, an app's (its comment C(pyweb.deploy app ...)), one member of another
-    role, a MariaDB user at another host or with other privileges (an app's, an admin's).
+    role, and one without the comment C(pyweb.deploy exporter) that has a password, members (roles that
+    would inherit C(pg_monitor)) or any object, privilege or default privilege in any database; a
+    MariaDB user at another host, with a password (or another way in than C(unix_socket)) or with
+    other privileges than C(SLAVE MONITOR) and C(PROCESS).
+  - What is taken over, so, is only an account nobody else can use as it is, as Debian's README.Debian
+    makes it; a PostgreSQL login role without password, members or objects (it gets the comment and
+    C(pg_monitor), and keeps its settings such as C(search_path)); a MariaDB C(<user>@localhost) without
+    password, with at most C(PROCESS) and C(SLAVE MONITOR) (it becomes C(unix_socket) only and loses
+    C(PROCESS)).
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)
 options:
@@ -102,7 +113,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyweb.deploy.plugins.module_utils import filestate, mariadb, postgresql, redisacl
 
 MARKER = "pyweb.deploy exporter"
-MARIADB_PRIVILEGES = ("PROCESS", "SLAVE MONITOR")
+MARIADB_PRIVILEGES = ("SLAVE MONITOR",)
+# What an account of this module had before (revoked: PROCESS shows every session's SQL).
+MARIADB_REVOKED = ("PROCESS",)
 # Each privilege as information_schema names it (MariaDB calls SLAVE MONITOR REPLICA MONITOR too).
 _MARIADB_SAME = {"REPLICA MONITOR": "SLAVE MONITOR"}
 REDIS_COMMANDS = ("+ping", "+info", "+latency|latest", "+latency|histogram", "+slowlog|len")
@@ -111,12 +124,18 @@ REDIS_COMMANDS = ("+ping", "+info", "+latency|latest", "+latency|histogram", "+s
 # ---- PostgreSQL
 
 def pg_found_sql(user: str) -> str:
-    """One JSON line: the role (null when missing), its comment, privileges, password and memberships."""
+    """One JSON line: the role (null when missing), its comment, privileges, password, memberships,
+    members and objects."""
     return (
         "SELECT json_build_object('role', (SELECT json_build_object("
         "'comment', shobj_description(r.oid, 'pg_authid'), "
         "'privileged', r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls, "
         "'login', r.rolcanlogin, 'password', r.rolpassword IS NOT NULL, "
+        "'members', (SELECT count(*) FROM pg_auth_members m WHERE m.roleid = r.oid), "
+        # pg_shdepend is shared: the objects the role owns, and its privileges, policies and default
+        # privileges, in every database.
+        "'objects', (SELECT count(*) FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass "
+        "AND d.refobjid = r.oid), "
         "'member_of', COALESCE((SELECT json_agg(g.rolname ORDER BY g.rolname) FROM pg_auth_members m "
         "JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '[]'::json)) "
         f"FROM pg_authid r WHERE r.rolname = {postgresql.quote_literal(user)}));\n")
@@ -134,6 +153,12 @@ def pg_refusal(user: str, role: dict | None) -> str | None:
     if others:
         return (f"the PostgreSQL role {user!r} is a member of {', '.join(others)}; the exporter's role is a "
                 "member of pg_monitor only")
+    if role.get("comment") != MARKER:
+        found = [what for what, there in (("a password", role.get("password")), ("members", role.get("members")),
+                                          ("objects or privileges", role.get("objects"))) if there]
+        if found:
+            return (f"the PostgreSQL role {user!r} has {', '.join(found)} and is not the exporter's (no comment "
+                    f"{MARKER!r}); it is someone else's, so it is not taken over")
     return None
 
 
@@ -165,7 +190,8 @@ def my_found_sql(user: str) -> str:
     name, grantee = mariadb.quote_string(user), mariadb.quote_string(f"'{user}'@'localhost'")
     return "\n".join([
         "SELECT 'host', HEX(Host), HEX(IFNULL(JSON_VALUE(Priv, '$.plugin'), '')), "
-        "HEX(IF(JSON_EXISTS(Priv, '$.auth_or'), 'or', '')) "
+        "HEX(IF(JSON_EXISTS(Priv, '$.auth_or'), 'or', '')), "
+        "HEX(IF(IFNULL(JSON_VALUE(Priv, '$.authentication_string'), '') <> '', 'password', '')) "
         f"FROM mysql.global_priv WHERE User = {name};",
         f"SELECT 'global', HEX(PRIVILEGE_TYPE) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = {grantee};",
         f"SELECT 'other', HEX(TABLE_SCHEMA) FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = {grantee};",
@@ -181,7 +207,8 @@ def my_parse(text: str) -> dict:
     for key, values in mariadb._rows(text):  # pylint: disable=protected-access
         if key == "host":
             found["hosts"][values[0]] = {"plugin": values[1] if len(values) > 1 else "",
-                                         "or": len(values) > 2 and values[2] == "or"}
+                                         "or": len(values) > 2 and values[2] == "or",
+                                         "password": len(values) > 3 and values[3] == "password"}
         elif key == "global":
             found["global"].append(_MARIADB_SAME.get(values[0], values[0]))
         elif key == "other":
@@ -196,7 +223,11 @@ def my_refusal(user: str, found: dict) -> str | None:
     if hosts != ["localhost"]:
         return (f"the MariaDB user {user!r} exists at {', '.join(hosts)}; the exporter's is {user}@localhost "
                 "alone, so this one is someone else's")
-    extra = sorted(set(found.get("global") or []) - set(MARIADB_PRIVILEGES) - {"USAGE"})
+    host = found["hosts"]["localhost"]
+    if host.get("password") or host.get("or"):
+        return (f"the MariaDB user {user!r} has a password (or another way in than unix_socket); the exporter's "
+                "has none, so this one is someone else's (an app's or an admin's)")
+    extra = sorted(set(found.get("global") or []) - set(MARIADB_PRIVILEGES) - set(MARIADB_REVOKED) - {"USAGE"})
     if extra or found.get("other"):
         shown = ", ".join(extra + sorted(set(found.get("other") or [])))
         return (f"the MariaDB user {user!r} has privileges beyond the exporter's ({shown}); "
@@ -213,6 +244,9 @@ def my_sql(user: str, found: dict) -> str:
         statements.append(f"ALTER USER {account} IDENTIFIED VIA unix_socket;")
     if host is None or set(MARIADB_PRIVILEGES) - set(found.get("global") or []):
         statements.append(f"GRANT {', '.join(MARIADB_PRIVILEGES)} ON *.* TO {account};")
+    revoked = [name for name in MARIADB_REVOKED if name in (found.get("global") or [])]
+    if revoked:
+        statements.append(f"REVOKE {', '.join(revoked)} ON *.* FROM {account};")
     return "\n".join(statements)
 
 

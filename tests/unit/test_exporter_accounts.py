@@ -29,14 +29,25 @@ def test_postgresql_role_as_wanted_needs_nothing():
     assert ea.pg_refusal("prometheus", OURS) is None
 
 
-def test_postgresql_role_made_by_hand_is_fixed_its_password_dropped():
-    # Debian's README.Debian: CREATE USER prometheus; GRANT pg_monitor TO prometheus (maybe with a password).
-    by_hand = {"comment": None, "privileged": False, "login": True, "password": True, "member_of": []}
+def test_postgresql_role_made_by_hand_as_debian_says_is_taken_over():
+    # Debian's README.Debian: CREATE USER prometheus; GRANT pg_monitor TO prometheus (peer, no password).
+    by_hand = {"comment": None, "privileged": False, "login": True, "password": False, "members": 0, "objects": 0,
+               "member_of": []}
     assert ea.pg_refusal("prometheus", by_hand) is None
     assert ea.pg_sql("prometheus", by_hand).splitlines() == [
-        'ALTER ROLE "prometheus" PASSWORD NULL;', "COMMENT ON ROLE \"prometheus\" IS 'pyweb.deploy exporter';",
-        'GRANT pg_monitor TO "prometheus";']
+        "COMMENT ON ROLE \"prometheus\" IS 'pyweb.deploy exporter';", 'GRANT pg_monitor TO "prometheus";']
     assert ea.pg_sql("prometheus", {**OURS, "login": False}) == 'ALTER ROLE "prometheus" LOGIN;'
+    # Ours, with a password someone set since: dropped.
+    assert ea.pg_refusal("prometheus", {**OURS, "password": True}) is None
+    assert ea.pg_sql("prometheus", {**OURS, "password": True}) == 'ALTER ROLE "prometheus" PASSWORD NULL;'
+
+
+def test_postgresql_refuses_someone_elses_role_with_a_password_members_or_objects():
+    by_hand = {"comment": None, "privileged": False, "login": True, "password": False, "members": 0, "objects": 0,
+               "member_of": ["pg_monitor"]}
+    assert "has a password and is not the exporter's" in ea.pg_refusal("prometheus", {**by_hand, "password": True})
+    assert "has members and" in ea.pg_refusal("prometheus", {**by_hand, "comment": "admin's", "members": 2})
+    assert "has objects or privileges and" in ea.pg_refusal("prometheus", {**by_hand, "objects": 3})
 
 
 def test_postgresql_refuses_a_privileged_role_an_apps_role_and_other_memberships():
@@ -48,6 +59,7 @@ def test_postgresql_refuses_a_privileged_role_an_apps_role_and_other_memberships
 def test_postgresql_found_sql_reads_the_role_by_its_quoted_name():
     sql = ea.pg_found_sql("o'brien")
     assert "r.rolname = 'o''brien'" in sql and "rolpassword IS NOT NULL" in sql and "pg_auth_members" in sql
+    assert "m.roleid = r.oid" in sql and "pg_shdepend" in sql
 
 
 # ---- MariaDB
@@ -57,36 +69,49 @@ def rows(*lines):
                    for key, *values in lines)
 
 
-def test_mariadb_user_is_made_by_unix_socket_with_process_and_slave_monitor_only():
+def test_mariadb_user_is_made_by_unix_socket_with_slave_monitor_only():
     found = ea.my_parse("")
     assert ea.my_refusal("prometheus", found) is None
     assert ea.my_sql("prometheus", found).splitlines() == [
         "CREATE USER 'prometheus'@'localhost' IDENTIFIED VIA unix_socket;",
-        "GRANT PROCESS, SLAVE MONITOR ON *.* TO 'prometheus'@'localhost';"]
+        "GRANT SLAVE MONITOR ON *.* TO 'prometheus'@'localhost';"]
+    assert "PROCESS" not in ea.my_sql("prometheus", found)
 
 
 def test_mariadb_user_as_wanted_needs_nothing():
     # information_schema may name SLAVE MONITOR "REPLICA MONITOR".
-    found = ea.my_parse(rows(("host", "localhost", "unix_socket", ""), ("global", "PROCESS"),
-                             ("global", "REPLICA MONITOR")))
-    assert found["global"] == ["PROCESS", "SLAVE MONITOR"]
+    found = ea.my_parse(rows(("host", "localhost", "unix_socket", "", ""), ("global", "REPLICA MONITOR")))
+    assert found["global"] == ["SLAVE MONITOR"]
     assert ea.my_refusal("prometheus", found) is None
     assert ea.my_sql("prometheus", found) == ""
 
 
-def test_mariadb_user_with_a_password_too_or_missing_a_grant_is_fixed():
-    found = ea.my_parse(rows(("host", "localhost", "mysql_native_password", "or"), ("global", "PROCESS")))
+def test_mariadb_user_of_an_earlier_run_loses_process():
+    found = ea.my_parse(rows(("host", "localhost", "unix_socket", "", ""), ("global", "PROCESS"),
+                             ("global", "SLAVE MONITOR")))
+    assert ea.my_refusal("prometheus", found) is None
+    assert ea.my_sql("prometheus", found) == "REVOKE PROCESS ON *.* FROM 'prometheus'@'localhost';"
+
+
+def test_mariadb_user_without_password_or_grant_is_fixed():
+    # CREATE USER prometheus@localhost (anyone could log in as it): unix_socket only from now on.
+    found = ea.my_parse(rows(("host", "localhost", "mysql_native_password", "", "")))
+    assert ea.my_refusal("prometheus", found) is None
     assert ea.my_sql("prometheus", found).splitlines() == [
         "ALTER USER 'prometheus'@'localhost' IDENTIFIED VIA unix_socket;",
-        "GRANT PROCESS, SLAVE MONITOR ON *.* TO 'prometheus'@'localhost';"]
+        "GRANT SLAVE MONITOR ON *.* TO 'prometheus'@'localhost';"]
 
 
-def test_mariadb_refuses_a_user_elsewhere_or_with_more_privileges():
-    elsewhere = ea.my_parse(rows(("host", "localhost", "unix_socket", ""), ("host", "%", "mysql_native_password", "")))
+def test_mariadb_refuses_a_user_elsewhere_with_a_password_or_with_more_privileges():
+    elsewhere = ea.my_parse(rows(("host", "localhost", "unix_socket", "", ""), ("host", "%", "mysql_native_password", "", "")))
     assert "exists at %, localhost" in ea.my_refusal("prometheus", elsewhere)
-    select_all = ea.my_parse(rows(("host", "localhost", "unix_socket", ""), ("global", "PROCESS"), ("global", "SELECT")))
+    password = ea.my_parse(rows(("host", "localhost", "mysql_native_password", "", "password")))
+    assert "has a password" in ea.my_refusal("prometheus", password)
+    either = ea.my_parse(rows(("host", "localhost", "unix_socket", "or", "")))
+    assert "has a password (or another way in" in ea.my_refusal("prometheus", either)
+    select_all = ea.my_parse(rows(("host", "localhost", "unix_socket", "", ""), ("global", "PROCESS"), ("global", "SELECT")))
     assert "beyond the exporter's (SELECT)" in ea.my_refusal("prometheus", select_all)
-    apps = ea.my_parse(rows(("host", "localhost", "unix_socket", ""), ("other", "prometheus")))
+    apps = ea.my_parse(rows(("host", "localhost", "unix_socket", "", ""), ("other", "prometheus")))
     assert "beyond the exporter's (prometheus)" in ea.my_refusal("prometheus", apps)
 
 
