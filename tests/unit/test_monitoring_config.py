@@ -159,7 +159,6 @@ def test_mtail_program_reads_the_access_log_format_nginx_writes():
     assert re.search(app, "/var/log/nginx/blog.access.log").group("app") == "blog"
 
 
-
 def test_rules_say_when_a_backing_service_is_down_or_near_its_connection_limit():
     rules = {r["alert"]: r for r in m.monitoring_rules({"for": "1m"})["groups"][0]["rules"]}
     for alert, expr in (("PostgreSQLDown", "pg_up == 0"), ("MariaDBDown", "mysql_up == 0"), ("RedisDown", "redis_up == 0")):
