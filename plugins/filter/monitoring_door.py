@@ -139,6 +139,13 @@ PARTS = {
                   "/etc/default/prometheus-blackbox-exporter"],
         "units": ["prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"],
     },
+    # pyweb-app-metrics (tasks/app_metrics.yml): its user and folders stay, like the packages.
+    "app_metrics": {
+        "marker": "/etc/pyweb/app-metrics.json",
+        "files": ["/etc/systemd/system/pyweb-app-metrics.service", "/etc/systemd/system/pyweb-app-metrics.socket",
+                  "/usr/local/lib/pyweb/pyweb-app-metrics"],
+        "units": ["pyweb-app-metrics.socket", "pyweb-app-metrics.service"],
+    },
 }
 MARKERS = [part["marker"] for part in PARTS.values()]
 
@@ -147,12 +154,14 @@ def monitoring_leftovers(markers, keep=None):
     """What to remove: {absent: [paths], units: [names], nginx: bool (Nginx's configuration changes)}.
 
     ``markers``: the markers (``MARKERS``) that exist on the host; ``keep``: {exporters: bool,
-    server: bool, server_kept: bool}, the parts still wanted (``server_kept``: the server is not this
-    run's but another's, such as the site playbook's `monitoring` play on a web host that is also a
-    monitoring host: left as it is). A monitoring host without exporters runs a node exporter
-    of its own, configured by the server part: it goes with the server unless the exporters stay."""
+    server: bool, server_kept: bool, app_metrics: bool}, the parts still wanted (``server_kept``: the
+    server is not this run's but another's, such as the site playbook's `monitoring` play on a web
+    host that is also a monitoring host: left as it is). A monitoring host without exporters runs a
+    node exporter of its own, configured by the server part: it goes with the server unless the
+    exporters stay. The app metrics (default: kept) go with the exporters."""
     keep = dict(keep or {})
     keep["server"] = keep.get("server") or keep.get("server_kept")
+    keep["app_metrics"] = bool(keep.get("app_metrics", True) and keep.get("exporters"))
     present = {str(m) for m in markers or []}
     absent, units = [], []
     for name, part in PARTS.items():

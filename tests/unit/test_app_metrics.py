@@ -244,7 +244,7 @@ def test_credentials_close_passed_file_descriptors():
 
 def test_http_serves_metrics_only(tmp_path):
     store = am.Store(["blog"])
-    server = am.HTTPServer(("127.0.0.1", 0), am.handler_for(store))
+    server = am.Server(("127.0.0.1", 0), am.handler_for(store))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         port = server.server_address[1]
@@ -437,3 +437,146 @@ def test_uwsgi_all_asks_each_app_with_its_own_uid():
     assert sample(text, "pyweb_app_stats_errors_total", app="shop", reason="peer") == 1
     text = store.render(figures, errors)
     assert sample(text, "pyweb_app_stats_errors_total", app="shop", reason="peer") == 2
+
+
+# --- review 9: one app never blanks or stalls the others (M1, M2) --------------------------------
+
+def test_a_huge_integer_is_no_figure_and_blanks_no_other_app():
+    # An int of 4000 digits: math.isfinite() of it raises OverflowError.
+    huge = int("1" + "0" * 3999)
+    assert am._count(huge) == 0
+    assert am.uwsgi_figures({"workers": [{"requests": huge, "status": "idle"}]})["requests"] == 0
+
+    def read(path, _uid):
+        if "shop" in path:
+            raise OverflowError("hostile")
+        return {"requests": 3, "exceptions": 0, "harakiri": 0, "workers": 1, "busy": 0, "backlog": 0}
+
+    figures, errors = am.uwsgi_all(["blog", "shop"], lambda name: SimpleNamespace(pw_uid=1), read=read)
+    assert figures["blog"]["requests"] == 3
+    assert errors == {("shop", "invalid"): 1}
+
+
+def test_read_uwsgi_has_one_deadline_however_the_app_drips(tmp_path):
+    path = str(tmp_path / "drip.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    stop = threading.Event()
+
+    def drip():
+        conn, _address = server.accept()
+        with conn:
+            while not stop.is_set():
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+                stop.wait(0.1)
+
+    threading.Thread(target=drip, daemon=True).start()
+    try:
+        with pytest.raises(am.StatsError, match="unreachable"):
+            am.read_uwsgi(path, os.getuid(), timeout=0.5)  # each recv() gets a byte well within 0.5 s
+    finally:
+        stop.set()
+        server.close()
+
+
+def test_a_silent_connection_holds_no_other_scrape(monkeypatch):
+    monkeypatch.setattr(am, "HTTP_TIMEOUT", 30)
+    store = am.Store(["blog"])
+    server = am.Server(("127.0.0.1", 0), am.handler_for(store), handlers=2)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    silent = [socket.create_connection(("127.0.0.1", port)) for _conn in range(5)]
+    try:
+        # Two handlers at most: the silent ones beyond are closed, and each scrape gets its own thread.
+        for conn in silent[2:]:
+            conn.settimeout(5)
+            assert conn.recv(1) == b""
+        silent[0].close()
+        silent[1].close()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:  # noqa: S310
+                    assert b"pyweb_app_requests_total" in answer.read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        for conn in silent:
+            conn.close()
+        server.shutdown()
+
+
+def test_sighup_while_a_scrape_holds_the_lock_does_not_hang(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"apps": ["blog", "wiki"]}))
+    store = am.Store(["blog"])
+    senders = am.Senders(["blog"])
+    handler = am.reload_handler(str(config), store, senders)
+    with store.lock:            # the main thread is inside render() when the signal lands
+        handler(1, None)        # returns at once: the reload waits in a thread of its own
+    deadline = time.monotonic() + 5
+    while "wiki" not in store.apps:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert senders.apps == {"blog", "wiki"}
+
+
+# --- review 9 H1: Gunicorn never blocks on the statsd socket ------------------------------------
+
+GUNICORN_CONF = Path(__file__).resolve().parents[2] / "roles" / "wsgi" / "templates" / "etc" / "pyweb" / "app.gunicorn.conf.py.j2"
+
+
+def _gunicorn_conf(metrics):
+    import jinja2
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters.update(comment=lambda text: "# " + text, to_json=json.dumps, bool=bool)
+    text = env.from_string(GUNICORN_CONF.read_text()).render(
+        ansible_managed="managed", wsgi_app_name="blog", wsgi_app="app:application", wsgi_chdir="/srv",
+        __wsgi_socket="/run/blog/web.sock", __wsgi_workers=2, wsgi_threads=1, wsgi_gunicorn_worker_class="",
+        wsgi_timeout=30, wsgi_graceful_timeout=30, wsgi_max_requests=0, wsgi_max_requests_jitter=0,
+        wsgi_log_files=False, wsgi_access_log=False, wsgi_gunicorn_options={}, wsgi_metrics=metrics)
+    namespace = {}
+    exec(compile(text, "gunicorn.conf.py", "exec"), namespace)  # noqa: S102 (our own template)
+    return namespace
+
+
+def test_gunicorn_statsd_sends_never_block_when_the_exporter_stops_reading():
+    conf = _gunicorn_conf(True)
+    ours, exporter = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)  # nobody reads `exporter`
+    server = SimpleNamespace(log=SimpleNamespace(sock=ours))
+    conf["on_starting"](server)
+    worker = SimpleNamespace(log=server.log)
+    conf["post_fork"](server, worker)
+    conf["post_worker_init"](worker)
+    conf["on_reload"](server)
+    done = threading.Event()
+
+    def flood():  # what Gunicorn's Statsd logger does after each request, far past a full queue
+        for _count in range(5000):
+            server.log.sock.send(b"blog.gunicorn.requests:1|c|@1.0")
+        done.set()
+
+    thread = threading.Thread(target=flood, daemon=True)
+    thread.start()
+    thread.join(30)
+    try:
+        assert done.is_set(), "a statsd send blocked on a full queue"
+        assert ours.gettimeout() == 0.0
+        assert exporter.recv(100) == b"blog.gunicorn.requests:1|c|@1.0"   # figures still go while there is room
+    finally:
+        ours.close()
+        exporter.close()
+
+
+def test_gunicorn_hooks_only_with_metrics_and_without_statsd_they_do_nothing():
+    assert "on_starting" not in _gunicorn_conf(False)
+    conf = _gunicorn_conf(True)
+    log = SimpleNamespace(sock=None)
+    conf["when_ready"](SimpleNamespace(log=log))
+    assert log.sock is None

@@ -73,12 +73,27 @@ def test_mode_off_removes_both_parts_marker_last():
     left = d.monitoring_leftovers(d.MARKERS, {"exporters": False, "server": False})
     assert left["nginx"] is True
     assert set(left["units"]) == {"prometheus-node-exporter", "prometheus-nginx-exporter", "mtail", "prometheus",
-                                  "prometheus-alertmanager", "prometheus-blackbox-exporter"}
+                                  "prometheus-alertmanager", "prometheus-blackbox-exporter",
+                                  "pyweb-app-metrics.socket", "pyweb-app-metrics.service"}
+    assert left["units"].index("pyweb-app-metrics.socket") < left["units"].index("pyweb-app-metrics.service")
     absent = left["absent"]
     assert "/etc/nginx/conf.d/pyweb-monitoring-door.conf" in absent and "/etc/prometheus/alertmanager.yml" in absent
     assert absent.index("/etc/nginx/conf.d/pyweb-stub-status.conf") > absent.index("/etc/default/mtail")
     assert absent.index("/etc/prometheus/pyweb-monitoring.password") > absent.index("/etc/prometheus/alertmanager.yml")
     assert len(absent) == len(set(absent))
+
+
+def test_app_metrics_go_when_turned_off_or_with_the_exporters():
+    files = {"/etc/systemd/system/pyweb-app-metrics.service", "/etc/systemd/system/pyweb-app-metrics.socket",
+             "/usr/local/lib/pyweb/pyweb-app-metrics", "/etc/pyweb/app-metrics.json"}
+    off = d.monitoring_leftovers(d.MARKERS, {"exporters": True, "server": True, "app_metrics": False})
+    assert set(off["absent"]) == files and off["absent"][-1] == "/etc/pyweb/app-metrics.json"
+    assert off["units"] == ["pyweb-app-metrics.socket", "pyweb-app-metrics.service"] and off["nginx"] is False
+    gone = d.monitoring_leftovers(d.MARKERS, {"exporters": False, "server": True, "app_metrics": True})
+    assert files <= set(gone["absent"])
+    kept = d.monitoring_leftovers(d.MARKERS, {"exporters": True, "server": False})
+    assert not files & set(kept["absent"])
+    assert d.monitoring_leftovers([], {"exporters": False}) == {"absent": [], "units": [], "nginx": False}
 
 
 def test_a_prometheus_the_role_did_not_install_is_left_alone():
