@@ -14,6 +14,9 @@ exporter's modules and Alertmanager's routes (roles/monitoring writes them with 
   and e-mail.
 - ``address | pyweb.deploy.monitoring_listen_problem(public)``: ``''`` when the exporters may
   listen there (loopback or private), else why not.
+- ``address | pyweb.deploy.monitoring_listen_loopback``: whether the address is loopback.
+- ``packages | pyweb.deploy.monitoring_units_to_mask(missing)``: the services to mask before the apt
+  call installs ``packages`` (those of the packages not installed yet).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from ansible.errors import AnsibleFilterError
 
 PORTS = {"node": 9100, "nginx": 9113, "mtail": 3903, "prometheus": 9090, "alertmanager": 9093, "blackbox": 9115}
 _MODULE_CHARS = re.compile(r"[^A-Za-z0-9_]")
+_JOB = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def _module_name(check):
@@ -56,6 +60,12 @@ def monitoring_prometheus(hosts, checks, settings=None):
         # A monitoring host that is no web host: its own node exporter, on its loopback.
         jobs.append({"job_name": "node", "static_configs": [{"targets": [_host_port(local, PORTS["node"])],
                                                              "labels": {"host": str(settings["local_node"])}}]})
+    door_jobs = settings.get("door_jobs")
+    if door_jobs is not None and not (isinstance(door_jobs, (list, tuple)) and door_jobs
+                                      and all(isinstance(j, str) and _JOB.fullmatch(j) for j in door_jobs)):
+        raise AnsibleFilterError(f"monitoring_prometheus: door_jobs must be a list of exporter names, not {door_jobs!r}")
+    door_jobs_keep = ([{"source_labels": ["job"], "regex": "|".join(sorted(set(door_jobs))), "action": "keep"}]
+                      if door_jobs else [])
     names = set()
     for door in hosts or []:
         if not isinstance(door, dict) or not door.get("name") or not door.get("address") \
@@ -73,7 +83,11 @@ def monitoring_prometheus(hosts, checks, settings=None):
             "http_sd_configs": [{"url": f"http://{address}/targets.json", "refresh_interval": interval,
                                  "basic_auth": door_auth}],
             "relabel_configs": [{"source_labels": ["__meta_url"], "regex": "https?://([^/]+)/.*",
-                                 "target_label": "__address__", "replacement": "$1"}],
+                                 "target_label": "__address__", "replacement": "$1"},
+                                # The host is the inventory's name, not what the door says, and
+                                # only the jobs of known exporters are kept.
+                                {"target_label": "host", "replacement": str(door["name"])},
+                                *door_jobs_keep],
         })
     for check in checks or []:
         url = f"{check['scheme']}://{check['domain']}{check['path']}"
@@ -104,14 +118,37 @@ _PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "19
                                               "169.254.0.0/16", "fc00::/7", "fe80::/10")]
 
 
+_IP_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
+
+
+def _plain_ip(address):
+    """The address as an ipaddress object when it is a plain IPv4 or IPv6 address (brackets allowed
+    around IPv6; no scope id, no space, nothing else), else None."""
+    text = str(address)
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if not _IP_CHARS.fullmatch(text):
+        return None
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def monitoring_listen_loopback(address):
+    """True when ``address`` is a loopback address (the door needs no sysctl to bind it at boot)."""
+    ip = _plain_ip(address)
+    return bool(ip is not None and ip.is_loopback)
+
+
 def monitoring_listen_problem(address, public=False):
     """'' when the exporters may listen on ``address``, else why not: an IP address (not a name),
     loopback or private (RFC 1918, 100.64.0.0/10, fc00::/7, link-local), never every address
     (0.0.0.0, ::) nor a public one unless ``public`` (monitoring_listen_public) says so."""
-    try:
-        ip = ipaddress.ip_address(str(address).strip("[]"))
-    except ValueError:
-        return (f"monitoring_listen_address must be an IP address (loopback or private), not {address!r}")
+    ip = _plain_ip(address)
+    if ip is None:
+        return (f"monitoring_listen_address must be an IP address (loopback or private, no IPv6 scope such as %eth0), "
+                f"not {address!r}")
     if public:
         return ""
     if ip.is_unspecified:
@@ -265,8 +302,25 @@ def monitoring_alertmanager(settings):
     }
 
 
+# The packages whose service Debian starts at install with its defaults (every address, no password).
+_SERVICE_PACKAGES = re.compile(r"prometheus(-[a-z0-9-]+)?|mtail")
+
+
+def monitoring_units_to_mask(packages, missing):
+    """The services (named as their packages) to mask before apt installs ``packages``: those of
+    the exporters, Prometheus, Alertmanager and mtail among ``missing`` (package_state's, the
+    packages not installed yet), in the order of ``packages``. An installed package's service is
+    left alone (the role configures and runs it)."""
+    if isinstance(packages, str) or isinstance(missing, str):
+        raise AnsibleFilterError("monitoring_units_to_mask: packages and missing are lists of package names")
+    absent = {str(name) for name in missing or []}
+    return list(dict.fromkeys(str(p) for p in packages or [] if str(p) in absent and _SERVICE_PACKAGES.fullmatch(str(p))))
+
+
 class FilterModule:
     def filters(self):
         return {"monitoring_prometheus": monitoring_prometheus, "monitoring_blackbox": monitoring_blackbox,
                 "monitoring_rules": monitoring_rules, "monitoring_alertmanager": monitoring_alertmanager,
-                "monitoring_listen_problem": monitoring_listen_problem}
+                "monitoring_listen_problem": monitoring_listen_problem,
+                "monitoring_listen_loopback": monitoring_listen_loopback,
+                "monitoring_units_to_mask": monitoring_units_to_mask}

@@ -126,7 +126,7 @@ PARTS = {
     "exporters": {
         "marker": "/etc/nginx/conf.d/pyweb-stub-status.conf",
         "files": ["/etc/nginx/conf.d/pyweb-monitoring-door.conf", "/etc/nginx/pyweb-monitoring",
-                  "/etc/pyweb-monitoring", "/etc/mtail/pyweb-nginx.mtail",
+                  "/etc/pyweb-monitoring", "/etc/mtail/pyweb-nginx.mtail", "/etc/sysctl.d/60-pyweb-monitoring-door.conf",
                   "/etc/default/prometheus-node-exporter", "/etc/default/prometheus-nginx-exporter",
                   "/etc/default/mtail"],
         "units": ["prometheus-node-exporter", "prometheus-nginx-exporter", "mtail"],
@@ -154,10 +154,13 @@ def monitoring_leftovers(markers, keep=None):
     """What to remove: {absent: [paths], units: [names], nginx: bool (Nginx's configuration changes)}.
 
     ``markers``: the markers (``MARKERS``) that exist on the host; ``keep``: {exporters: bool,
-    server: bool, app_metrics: bool}, the parts still wanted. A monitoring host without exporters runs a node exporter
-    of its own, configured by the server part: it goes with the server unless the exporters stay.
-    The app metrics (default: kept) go with the exporters."""
+    server: bool, server_kept: bool, app_metrics: bool}, the parts still wanted (``server_kept``: the
+    server is not this run's but another's, such as the site playbook's `monitoring` play on a web
+    host that is also a monitoring host: left as it is). A monitoring host without exporters runs a
+    node exporter of its own, configured by the server part: it goes with the server unless the
+    exporters stay. The app metrics (default: kept) go with the exporters."""
     keep = dict(keep or {})
+    keep["server"] = keep.get("server") or keep.get("server_kept")
     keep["app_metrics"] = bool(keep.get("app_metrics", True) and keep.get("exporters"))
     present = {str(m) for m in markers or []}
     absent, units = [], []

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # Copyright: pyweb.deploy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A password made once and its bcrypt hash in a Prometheus web configuration or an Nginx user file (basic auth)."""
+"""A password made once and its hash (bcrypt for Prometheus, salted SHA-1 for Nginx) in a Prometheus web
+configuration or an Nginx user file (basic auth)."""
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -12,12 +13,17 @@ description:
     Prometheus's C(basic_auth.password_file)), and writes O(web_config), the C(--web.config.file) of
     Prometheus, Alertmanager and the exporters, with the password's bcrypt hash under
     C(basic_auth_users); with O(format=htpasswd), Nginx's C(auth_basic_user_file) instead
-    (C(user:hash); Nginx checks bcrypt hashes through the system's C(crypt), libxcrypt on Debian).
-  - An existing password is kept; an existing hash is kept while it matches the password (bcrypt
-    salts each hash, so a new one on every run would not be idempotent). Both files are written
+    (C(user:{SSHA}hash), salted SHA-1, which Nginx checks itself without C(crypt)).
+  - No slow hash for Nginx, because Nginx checks the user file in its worker's event loop, so a bcrypt
+    check (about 100 ms) per request stalls every site that worker serves, and anyone who reaches
+    the server can send wrong passwords for nothing else. The password is 256 random bits, so a slow
+    hash adds nothing to it.
+  - An existing password is kept; an existing hash is kept while it matches the password (each hash
+    is salted, so a new one on every run would not be idempotent). A hash of another kind (an Nginx
+    user file with a bcrypt hash, from an older version) is made again. Both files are written
     through a temporary file renamed over the old one, never through a link, with the owner and
     mode given (root and the services' group only, so the apps cannot read them).
-  - Needs the C(bcrypt) Python module on the host (Debian's C(python3-bcrypt)).
+  - With O(format=prometheus), needs the C(bcrypt) Python module on the host (Debian's C(python3-bcrypt)).
   - The password never appears in output, nor in C(--diff). Check mode is supported.
 version_added: 0.1.0
 author: pyweb.deploy developers (@pyweb)
@@ -87,6 +93,9 @@ user:
   sample: pyweb-monitoring
 """
 
+import base64
+import hashlib
+import hmac
 import re
 import secrets
 
@@ -99,6 +108,8 @@ HEADER = "# pyweb.deploy: basic auth of Prometheus, Alertmanager and the blackbo
 
 
 _HASH = r"\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}"
+# Salted SHA-1 as Nginx reads it: {SSHA}base64(sha1(password + salt) + salt).
+_SSHA = r"\{SSHA\}[A-Za-z0-9+/]{28,}={0,2}"
 HTPASSWD_HEADER = "# pyweb.deploy: basic auth of an Nginx server (auth_basic_user_file).\n"
 
 
@@ -109,8 +120,8 @@ def render(user: str, hashed: str, fmt: str = "prometheus") -> str:
 
 
 def hash_in(text: str, user: str, fmt: str = "prometheus") -> str:
-    """The bcrypt hash ``render`` wrote for ``user``, or ""."""
-    line = rf"^{re.escape(user)}:({_HASH})$" if fmt == "htpasswd" else rf"^  {re.escape(user)}: '({_HASH})'$"
+    """The hash ``render`` wrote for ``user`` (bcrypt, or {SSHA} for htpasswd), or ""."""
+    line = rf"^{re.escape(user)}:({_SSHA})$" if fmt == "htpasswd" else rf"^  {re.escape(user)}: '({_HASH})'$"
     match = re.search(line, text or "", re.M)
     return match.group(1) if match else ""
 
@@ -127,6 +138,22 @@ def wanted(user: str, old_password: str, old_web: str, hasher, checker, generate
     if not hashed or not checker(password, hashed):
         hashed = hasher(password)
     return password, render(user, hashed, fmt)
+
+
+def ssha(password: str, salt: bytes = None) -> str:
+    """{SSHA}: salted SHA-1, which Nginx checks natively (fast: the password is random, not guessable)."""
+    salt = secrets.token_bytes(16) if salt is None else salt
+    return "{SSHA}" + base64.b64encode(hashlib.sha1(password.encode() + salt).digest() + salt).decode()
+
+
+def ssha_matches(password: str, hashed: str) -> bool:
+    try:
+        raw = base64.b64decode(hashed[len("{SSHA}"):], validate=True)
+    except ValueError:
+        return False
+    if not hashed.startswith("{SSHA}") or len(raw) <= 20:
+        return False
+    return hmac.compare_digest(ssha(password, raw[20:]), hashed)
 
 
 def _bcrypt():
@@ -150,10 +177,13 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    try:
-        hasher, checker = _bcrypt()
-    except ImportError:
-        module.fail_json(msg="web_auth needs the bcrypt Python module on the host (Debian: python3-bcrypt)")
+    if p["format"] == "htpasswd":
+        hasher, checker = ssha, ssha_matches
+    else:
+        try:
+            hasher, checker = _bcrypt()
+        except ImportError:
+            module.fail_json(msg="web_auth needs the bcrypt Python module on the host (Debian: python3-bcrypt)")
     old_password = (filestate._read(p["password_file"]) or b"").decode("utf-8", "replace")
     old_web = (filestate._read(p["web_config"]) or b"").decode("utf-8", "replace")
     try:

@@ -182,3 +182,52 @@ def test_rules_say_when_a_backing_service_is_down_or_near_its_connection_limit()
 def test_rules_refuse_a_connections_percent_beyond_1_to_100(bad):
     with pytest.raises(AnsibleFilterError, match="connections_percent must be a number from 1 to 100"):
         m.monitoring_rules({"connections_percent": bad})
+
+
+@pytest.mark.parametrize("address", ["fe80::1%eth0", "fe80::1%eth0];\nauth_basic\noff;#", "10.0.0.5 ", " 10.0.0.5",
+                                     "10.0.0.5\n", "[fd00::6", "fd00::6]", "10.0.0.5;", "::ffff:10.0.0.5%1", ""])
+def test_the_door_address_is_a_plain_ip_whatever_public_says(address):
+    # The value goes into Nginx's listen line: a scope id or any other character is refused early.
+    for public in (False, True):
+        assert "must be an IP address" in m.monitoring_listen_problem(address, public)
+
+
+@pytest.mark.parametrize("address, loopback", [("127.0.0.1", True), ("127.0.1.1", True), ("::1", True),
+                                               ("[::1]", True), ("10.0.0.5", False), ("fd00::6", False),
+                                               ("::1%lo", False), ("localhost", False)])
+def test_the_door_needs_nonlocal_bind_unless_on_loopback(address, loopback):
+    assert m.monitoring_listen_loopback(address) is loopback
+
+
+def test_each_door_job_labels_its_host_by_inventory_name_and_keeps_known_jobs_only():
+    cfg = m.monitoring_prometheus([DOOR1, DOOR2], [], {"door_jobs": ["node", "nginx", "mtail", "node"]})
+    jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
+    for name in ("web1", "web2"):
+        relabels = jobs[f"door_{name}"]["relabel_configs"]
+        assert {"target_label": "host", "replacement": name} in relabels
+        keep = relabels[-1]
+        assert keep["action"] == "keep" and keep["source_labels"] == ["job"]
+        # Prometheus anchors the regex.
+        assert [j for j in ("node", "nginx", "mtail", "evil", "node_x") if re.fullmatch(keep["regex"], j)] == \
+            ["node", "nginx", "mtail"]
+    # The host label is set after the address (the door's list cannot override it).
+    assert relabels.index({"target_label": "host", "replacement": "web2"}) > 0
+
+
+@pytest.mark.parametrize("bad", [[], ["Node"], ["node", "a|b"], "node", [1]])
+def test_door_jobs_are_plain_names(bad):
+    with pytest.raises(AnsibleFilterError, match="door_jobs"):
+        m.monitoring_prometheus([DOOR1], [], {"door_jobs": bad})
+
+
+def test_only_the_services_of_packages_not_yet_installed_are_masked_before_apt():
+    packages = ["prometheus-node-exporter", "prometheus-nginx-exporter", "mtail", "python3-bcrypt",
+                "prometheus", "prometheus-alertmanager", "prometheus-redis-exporter"]
+    missing = ["mtail", "python3-bcrypt", "prometheus", "prometheus-redis-exporter", "prometheus-alertmanager",
+               "prometheus-postgres-exporter"]
+    assert m.monitoring_units_to_mask(packages, missing) == [
+        "mtail", "prometheus", "prometheus-alertmanager", "prometheus-redis-exporter"]
+    # A converged host: nothing missing, nothing masked (idempotent, --check clean).
+    assert m.monitoring_units_to_mask(packages, []) == []
+    with pytest.raises(AnsibleFilterError, match="lists"):
+        m.monitoring_units_to_mask("prometheus", [])

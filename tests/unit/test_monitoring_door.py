@@ -107,6 +107,26 @@ def test_a_web_host_whose_server_moved_to_a_monitoring_host_keeps_its_exporters(
     assert "/etc/default/prometheus-node-exporter" not in left["absent"] and left["nginx"] is False
 
 
+def test_a_web_host_that_is_also_a_monitoring_host_keeps_its_server_in_the_web_play():
+    # The site playbook's first play runs the role with server false and server_kept true on it; the
+    # `monitoring` play then configures the server: nothing is removed and rebuilt on each run.
+    assert d.monitoring_leftovers(d.MARKERS, {"exporters": True, "server": False, "server_kept": True}) == \
+        {"absent": [], "units": [], "nginx": False}
+    # Monitoring turned off: the `monitoring` play (server false, nothing kept) removes it.
+    assert "prometheus" in d.monitoring_leftovers(d.MARKERS, {"exporters": False, "server": False})["units"]
+
+
+def test_the_site_playbook_keeps_the_server_of_monitoring_hosts_in_its_web_play():
+    import yaml
+    site = yaml.safe_load((Path(__file__).resolve().parents[2] / "playbooks" / "site.yml").read_text())
+    roles = [t for play in site for t in play.get("tasks", [])
+             if t.get("ansible.builtin.include_role", {}).get("name") == "pyweb.deploy.monitoring"]
+    assert len(roles) == 2
+    assert "groups['monitoring']" in roles[0]["vars"]["monitoring_server_kept"]
+    assert "inventory_hostname in" in roles[0]["vars"]["monitoring_server_kept"]
+    assert "monitoring_server_kept" not in roles[1]["vars"]
+
+
 def test_door_passwords_become_secret_files_for_the_hosts_that_had_one():
     results = [{"item": {"name": "web1", "password_file": "/etc/prometheus/doors/web1.password"},
                 "content": "c2VjcmV0LXBhc3N3b3Jk\n"},

@@ -1,4 +1,5 @@
 """plugins/modules/web_auth.py: a password made once, its hash kept while it matches."""
+import base64
 import hashlib
 import sys
 from pathlib import Path
@@ -67,13 +68,31 @@ def test_with_real_bcrypt_when_installed():
     assert web_auth.wanted("u", password, web, hasher, checker) == (password, web)
 
 
-def test_htpasswd_format_for_nginx_keeps_its_hash_too():
-    password, users = web_auth.wanted("pyweb-monitoring", "", "", fake_hasher, fake_checker, fmt="htpasswd")
+def test_htpasswd_format_for_nginx_is_salted_sha1_and_kept():
+    ssha, matches = web_auth.ssha, web_auth.ssha_matches
+    password, users = web_auth.wanted("pyweb-monitoring", "", "", ssha, matches, fmt="htpasswd")
     hashed = web_auth.hash_in(users, "pyweb-monitoring", "htpasswd")
-    assert users.splitlines()[-1] == f"pyweb-monitoring:{hashed}" and fake_checker(password, hashed)
+    assert users.splitlines()[-1] == f"pyweb-monitoring:{hashed}" and hashed.startswith("{SSHA}")
+    assert matches(password, hashed) and not matches(password + "x", hashed)
     assert users.startswith("#") and password not in users
-    assert web_auth.wanted("pyweb-monitoring", password, users, fake_hasher, fake_checker,
+    assert web_auth.wanted("pyweb-monitoring", password, users, ssha, matches,
                            lambda: pytest.fail("a second password was made"), fmt="htpasswd") == (password, users)
     # A Prometheus web configuration is not an Nginx user file: the hash is made again in the right shape.
     web = web_auth.wanted("pyweb-monitoring", password, "", fake_hasher, fake_checker)[1]
     assert web_auth.hash_in(web, "pyweb-monitoring", "htpasswd") == ""
+
+
+def test_ssha_is_what_nginx_checks():
+    # Nginx's ngx_crypt_ssha: base64 of sha1(password + salt) followed by the salt.
+    salt = b"0123456789abcdef"
+    expected = base64.b64encode(hashlib.sha1(b"secret" + salt).digest() + salt).decode()
+    assert web_auth.ssha("secret", salt) == "{SSHA}" + expected
+    assert web_auth.ssha("secret") != web_auth.ssha("secret")  # salted
+    assert not web_auth.ssha_matches("secret", "{SSHA}!!!") and not web_auth.ssha_matches("secret", "{SSHA}AAAA")
+
+
+def test_an_old_bcrypt_nginx_user_file_is_replaced_by_ssha():
+    password = "p" * 43
+    old = f"{web_auth.HTPASSWD_HEADER}pyweb-monitoring:{fake_hasher(password)}\n"
+    kept, users = web_auth.wanted("pyweb-monitoring", password, old, web_auth.ssha, web_auth.ssha_matches, fmt="htpasswd")
+    assert kept == password and "{SSHA}" in users and "$2b$" not in users
